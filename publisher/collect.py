@@ -1,0 +1,92 @@
+"""Run every source, clean what it yields, and store it.
+
+Normalisation happens here, once, so feeds and digests can trust what the store hands them:
+titles and names become plain text, HTML is sanitised, and an article that repeats one already
+stored under another key (same link) is reported instead of syndicated twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from urllib.parse import quote
+
+from .errors import ArticleError
+from .models import Article
+from .sanitize import clean_html, plain_text, strip_illegal_xml
+from .sources import Source
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectReport:
+    """What one collection run did, for the CLI and the logs."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    errors: list[ArticleError] = field(default_factory=list)
+
+    @property
+    def seen(self) -> int:
+        return self.added + self.updated + self.unchanged + self.duplicates
+
+
+def normalise(article: Article) -> Article:
+    """Plain-text fields without markup or control characters; sanitised HTML content."""
+    cleaned = replace(
+        article,
+        title=plain_text(article.title),
+        author=plain_text(article.author),
+        section=plain_text(article.section),
+        summary=plain_text(article.summary),
+        highlights=[plain_text(h) for h in article.highlights if plain_text(h)],
+        tags=[plain_text(t) for t in article.tags if plain_text(t)],
+        image_alt=plain_text(article.image_alt),
+        image_credit=plain_text(article.image_credit),
+        link=strip_illegal_xml(article.link).strip(),
+        image_url=strip_illegal_xml(article.image_url).strip(),
+        content_html=clean_html(article.content_html),
+    )
+    cleaned.content_hash = cleaned.compute_hash()
+    return cleaned
+
+
+def tag_uri(domain: str, article: Article) -> str:
+    """An RFC 4151 ``tag:`` id from the site's domain, the first publication date and the key."""
+    day = article.published.astimezone(UTC).date().isoformat()
+    return f"tag:{domain},{day}:{quote(article.key, safe='/:._-~')}"
+
+
+def collect(sources: list[Source], store: Store, domain: str) -> CollectReport:
+    """Collect from every source; one bad item is reported and skipped, never fatal."""
+    report = CollectReport()
+    links_seen: dict[str, str] = {}
+    for source in sources:
+        for item in source.items():
+            if isinstance(item, ArticleError):
+                log.warning("skipped %s", item)
+                report.errors.append(item)
+                continue
+            article = normalise(item)
+            if not article.title:
+                report.errors.append(ArticleError(article.key, None, "the headline is empty"))
+                continue
+            owner = links_seen.setdefault(article.link, article.key)
+            if owner == article.key:
+                owner = store.key_for_link(article.link) or article.key
+            if owner != article.key:
+                log.warning(
+                    "%s repeats %s (same link %s); skipped", article.key, owner, article.link
+                )
+                report.duplicates += 1
+                continue
+            result = store.upsert_article(article, guid=tag_uri(domain, article))
+            setattr(report, result, getattr(report, result) + 1)
+            if result != "unchanged":
+                log.info("%s %s: %s", result, article.key, article.title)
+    return report

@@ -1,0 +1,290 @@
+"""Load ``config.toml`` into typed, validated settings.
+
+Every problem in the file is reported at once, each naming its key and the fix, because an
+operator editing a config wants one round trip, not one per typo. Relative paths are resolved
+against the config file's folder so the daemon behaves the same whatever its working directory.
+Secrets may come from the environment instead of the file (see ``ENV_OVERRIDES``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_CONFIG = "config.toml"
+CONFIG_ENV = "PUBLISHER_CONFIG"
+
+# (section, key) <- environment variable; applied before validation.
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "PUBLISHER_DATABASE_URL": ("database", "url"),
+    "PUBLISHER_SMTP_HOST": ("smtp", "host"),
+    "PUBLISHER_SMTP_USERNAME": ("smtp", "username"),
+    "PUBLISHER_SMTP_PASSWORD": ("smtp", "password"),
+    "PUBLISHER_SECRET_KEY": ("site", "secret_key"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Section):
+    """Who publishes: names, URLs and the newsroom's time zone."""
+
+    name: str = "Publisher"
+    url: str = "http://localhost:8000"
+    description: str = ""
+    language: str = "en"
+    timezone: str = "UTC"
+    secret_key: str = "change-me"
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an absolute http(s) URL such as 'https://news.example.com'")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as 'Asia/Karachi'"
+            ) from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def domain(self) -> str:
+        return self.url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+
+
+class DatabaseConfig(_Section):
+    """Where the truth lives: a SQLite file by default, PostgreSQL by URL."""
+
+    url: str = "sqlite:///data/publisher.db"
+
+
+class FilesSource(_Section):
+    """A folder of article files (scraped plain text ``.txt`` and Markdown ``.md``)."""
+
+    kind: Literal["files"]
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    path: Path
+    enabled: bool = True
+
+
+SourceConfig = Annotated[FilesSource, Field(discriminator="kind")]
+
+
+class FeedsConfig(_Section):
+    """Where feeds are written and how many items each holds."""
+
+    dir: Path = Path("feeds")
+    limit: int = Field(default=50, ge=1, le=10_000)
+    title: str = ""
+
+
+class DigestConfig(_Section):
+    """What the digest looks like, who it is from, and when the daemon sends it."""
+
+    send_time: str = "07:00"
+    from_address: str = "digest@localhost"
+    from_name: str = ""
+    reply_to: str = ""
+    subject: str = "{site} digest, {date}: {headline}"
+    outbox: Path = Path("outbox")
+    templates_dir: Path | None = None
+    max_articles: int = Field(default=100, ge=1)
+
+    @field_validator("send_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a 24-hour local time 'HH:MM', such as '07:00'")
+        return value
+
+    @field_validator("from_address", "reply_to")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[^@\s<>\r\n]+@[^@\s<>\r\n]+", value):
+            raise ValueError("must be a bare email address such as 'digest@news.example.com'")
+        return value
+
+    @property
+    def send_hour_minute(self) -> tuple[int, int]:
+        hour, minute = self.send_time.split(":")
+        return int(hour), int(minute)
+
+
+class SmtpConfig(_Section):
+    """The outgoing mail server; present means digests go over SMTP instead of the outbox."""
+
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password: str = ""
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class SchedulerConfig(_Section):
+    """How often the daemon collects; the digest time is ``digest.send_time``."""
+
+    collect_every_minutes: int = Field(default=15, ge=1)
+
+
+class Settings(_Section):
+    """The whole configuration, validated."""
+
+    site: SiteConfig = SiteConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    feeds: FeedsConfig = FeedsConfig()
+    digest: DigestConfig = DigestConfig()
+    smtp: SmtpConfig | None = None
+    scheduler: SchedulerConfig = SchedulerConfig()
+    base_dir: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> Settings:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    def path(self, value: Path) -> Path:
+        """Resolve a configured path against the config file's folder."""
+        return value if value.is_absolute() else (self.base_dir / value)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute."""
+        url = self.database.url
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.path(Path(url[len(prefix) :])))
+        return url
+
+
+SOURCE_KINDS: dict[str, type[BaseModel]] = {"files": FilesSource}
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The BaseModel classes inside an annotation such as ``list[X] | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _model_at(loc: list[str]) -> type[BaseModel] | None:
+    """Which settings table a validation error's location points into."""
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None:
+            return None
+        if part.isdigit():
+            continue
+        if part in SOURCE_KINDS and model is not FilesSource and "kind" not in model.model_fields:
+            model = SOURCE_KINDS[part]
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        found = _models_in(field.annotation)
+        model = found[0] if found else None
+    return model
+
+
+def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
+    """Turn one pydantic error into (dotted key, fix) in the words of the config file."""
+    loc = [str(p) for p in error["loc"]]
+    # A discriminated union puts its tag in the path ("sources.0.files.path"); hide it.
+    shown = [p for i, p in enumerate(loc) if not (p in SOURCE_KINDS and i and loc[i - 1].isdigit())]
+    key = re.sub(r"\.(\d+)", r"[\1]", ".".join(shown)) or "(top level)"
+    kind = str(error["type"])
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        known = sorted(k for k in parent.model_fields if k != "base_dir") if parent else []
+        extra = f"; known keys here: {', '.join(known)}" if known else ""
+        return key, f"remove `{shown[-1]}` or correct its spelling{extra}"
+    if kind == "missing":
+        table = key.rsplit(".", 1)[0] if "." in key else "top level"
+        return key, f"add `{shown[-1]} = ...` to [{table}]"
+    if kind == "union_tag_invalid":
+        return key, f"set `kind` to one of: {', '.join(sorted(SOURCE_KINDS))}"
+    if kind == "value_error":
+        return key, ""  # our own validators already say what a valid value looks like
+    return key, f"give `{shown[-1]}` a value of the right type"
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var in environ and environ[var] != "":
+            if section == "smtp" and "smtp" not in data and key != "host":
+                continue  # a password alone does not switch delivery to SMTP
+            data.setdefault(section, {})[key] = environ[var]
+
+
+def parse_settings(
+    data: dict[str, Any], base_dir: Path, source: str, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Validate a parsed TOML document; raise ConfigError listing every problem."""
+    data = dict(data)
+    if "base_dir" in data:
+        raise ConfigError(f"{source}: `base_dir` is not a setting", "remove it")
+    _apply_env(data, os.environ if environ is None else environ)
+    try:
+        return Settings(**data, base_dir=base_dir)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key, fix = _describe(err)
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {key}: {msg}" + (f"\n    fix: {fix}" if fix else ""))
+        raise ConfigError(
+            f"{source}: {len(lines)} problem(s) in the configuration:\n" + "\n".join(lines),
+            "edit the file and run the command again; every key is documented in README.md",
+        ) from exc
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate the config file (``--config``, then $PUBLISHER_CONFIG, then ./config.toml)."""
+    env = os.environ if environ is None else environ
+    chosen = Path(path or env.get(CONFIG_ENV) or DEFAULT_CONFIG)
+    try:
+        raw = chosen.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"config file not found: {chosen}",
+            "pass --config PATH, set PUBLISHER_CONFIG, or copy config.toml from the project",
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {chosen}: {exc.strerror}", "check the path and permissions"
+        ) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"{chosen}: not valid TOML: {exc}", "fix the syntax at the place named"
+        ) from exc
+    return parse_settings(data, chosen.resolve().parent, str(chosen), env)

@@ -1,0 +1,95 @@
+"""Plain dataclasses that travel between the layers.
+
+They hold no behaviour beyond small derived values, so every adapter can build and read them
+without importing another adapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Article:
+    """One article as a source produced it, normalised to UTC datetimes and HTML content."""
+
+    key: str  # stable identity: "<source name>:<relative path>" (or a feed's guid)
+    source: str
+    title: str
+    link: str
+    published: datetime  # timezone-aware
+    author: str = ""
+    section: str = ""
+    summary: str = ""  # the standfirst
+    content_html: str = ""
+    highlights: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    image_url: str = ""
+    image_alt: str = ""
+    image_credit: str = ""
+    updated: datetime | None = None
+    # Filled by the store:
+    id: int | None = None
+    guid: str = ""
+    first_seen: datetime | None = None
+    content_hash: str = ""
+
+    def compute_hash(self) -> str:
+        """A digest of everything a reader sees, so an edit is noticed and an unchanged re-read is not."""
+        payload = json.dumps(
+            [
+                self.title,
+                self.link,
+                self.published.isoformat(),
+                self.author,
+                self.section,
+                self.summary,
+                self.content_html,
+                self.highlights,
+                self.tags,
+                self.image_url,
+                self.image_alt,
+                self.image_credit,
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Subscriber:
+    """A person who receives digests."""
+
+    id: int
+    email: str
+    name: str = ""
+    status: str = "active"  # active | unsubscribed | suppressed
+    created_at: datetime | None = None
+    last_article_id: int = 0  # the digest cursor: every article with a higher id is still owed
+
+
+@dataclass
+class Edition:
+    """One cut of the digest: a fixed list of articles rendered for a group of subscribers."""
+
+    id: int
+    kind: str
+    cut_at: datetime
+    article_ids: list[int]
+    subject: str = ""
+
+
+@dataclass
+class Delivery:
+    """One (edition, subscriber) message and where it is in its life."""
+
+    id: int
+    edition_id: int
+    subscriber_id: int
+    status: str  # queued | claimed | sent | retry | failed | suppressed
+    attempts: int = 0
+    message_id: str = ""
+    last_error: str = ""

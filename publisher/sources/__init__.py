@@ -1,0 +1,48 @@
+"""Article sources: each kind turns some outside material into ``Article`` objects.
+
+A source never raises for one bad item: it yields an ``ArticleError`` in its place, so the
+collector can report it (which, where, why) and carry on with the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from ..config import FilesSource, Settings
+from ..errors import ArticleError
+from ..models import Article
+
+SourceItem = Article | ArticleError
+
+
+@dataclass(frozen=True)
+class SiteContext:
+    """What a source needs to know about the site: absolute links and the newsroom's zone."""
+
+    url: str
+    tz: ZoneInfo
+
+
+class Source(Protocol):
+    """Anything that yields articles (or the error that stood in for one)."""
+
+    name: str
+
+    def items(self) -> Iterator[SourceItem]: ...
+
+
+def build_sources(settings: Settings) -> list[Source]:
+    """One Source per enabled ``[[sources]]`` table, in config order."""
+    from .files import FilesystemSource
+
+    site = SiteContext(settings.site.url, settings.site.tz)
+    built: list[Source] = []
+    for conf in settings.sources:
+        if not conf.enabled:
+            continue
+        if isinstance(conf, FilesSource):
+            built.append(FilesystemSource(conf.name, settings.path(conf.path), site))
+    return built

@@ -1,0 +1,118 @@
+"""Markdown articles with TOML (``+++``) or YAML (``---``) front matter.
+
+Front matter keys: ``title`` and ``date`` are required; ``author``, ``section``, ``summary``,
+``image``, ``image_alt``, ``image_credit``, ``tags``, ``highlights``, ``slug``, ``link`` and
+``updated`` are optional. Dates without a zone are the site's local time.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
+
+import markdown as md
+import yaml
+
+from ..errors import ArticleError
+from ..models import Article
+from .text import article_link, localize, slugify
+
+KNOWN_KEYS = {
+    "title", "date", "author", "section", "summary", "image", "image_alt", "image_credit",
+    "tags", "highlights", "slug", "link", "updated",
+}  # fmt: skip
+
+
+def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
+    """Return (front matter, body, line number where the body starts)."""
+    lines = text.lstrip("\ufeff").replace("\r\n", "\n").split("\n")
+    fence = lines[0].strip() if lines else ""
+    if fence not in ("+++", "---"):
+        raise ArticleError(
+            path, 1, "no front matter", "start the file with a '+++' (TOML) or '---' (YAML) block"
+        )
+    try:
+        end = next(i for i in range(1, len(lines)) if lines[i].strip() == fence)
+    except StopIteration:
+        raise ArticleError(path, 1, f"front matter opened with {fence!r} is never closed") from None
+    raw = "\n".join(lines[1:end])
+    try:
+        data: Any = tomllib.loads(raw) if fence == "+++" else yaml.safe_load(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise ArticleError(path, 2, f"front matter is not valid TOML: {exc}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 2
+        raise ArticleError(path, line, f"front matter is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ArticleError(path, 2, "front matter must be a table of keys and values")
+    return data, "\n".join(lines[end + 1 :]), end + 2
+
+
+def _text_list(value: Any, key: str, path: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return [str(v).strip() for v in value if str(v).strip()]
+    raise ArticleError(path, 1, f"`{key}` must be a list of strings")
+
+
+def _when(value: Any, key: str, path: str, tz: ZoneInfo) -> datetime:
+    if isinstance(value, datetime | date):
+        return localize(value, tz)
+    if isinstance(value, str):
+        try:
+            return localize(datetime.fromisoformat(value.strip().replace("Z", "+00:00")), tz)
+        except ValueError:
+            pass
+    raise ArticleError(
+        path, 1, f"`{key}` is not a date: {value!r}", "use ISO 8601, e.g. 2024-09-17T17:50:00+05:00"
+    )
+
+
+def parse_markdown(
+    text: str, *, key: str, source: str, path: str, site_url: str, tz: ZoneInfo
+) -> Article:
+    """Parse one Markdown article; raise ArticleError with the line that is wrong."""
+    meta, body, _ = split_front_matter(text, path)
+    title = str(meta.get("title") or "").strip()
+    if not title:
+        raise ArticleError(path, 1, "front matter has no `title`", 'add title = "..."')
+    if "date" not in meta:
+        raise ArticleError(path, 1, "front matter has no `date`", "add date = 2024-09-17T17:50:00")
+    section = str(meta.get("section") or "").strip()
+    slug = str(meta.get("slug") or "").strip() or slugify(title)
+    link = str(meta.get("link") or "").strip()
+    link = urljoin(site_url + "/", link) if link else article_link(site_url, section, slug)
+    image = str(meta.get("image") or "").strip()
+    return Article(
+        key=key,
+        source=source,
+        title=title,
+        link=link,
+        published=_when(meta["date"], "date", path, tz),
+        updated=_when(meta["updated"], "updated", path, tz) if meta.get("updated") else None,
+        author=str(meta.get("author") or "").strip(),
+        section=section,
+        summary=str(meta.get("summary") or "").strip(),
+        content_html=md.markdown(body, extensions=["extra", "sane_lists"], output_format="html"),
+        highlights=_text_list(meta.get("highlights"), "highlights", path),
+        tags=_text_list(meta.get("tags"), "tags", path),
+        image_url=urljoin(site_url + "/", image) if image else "",
+        image_alt=str(meta.get("image_alt") or "").strip(),
+        image_credit=str(meta.get("image_credit") or "").strip(),
+    )
+
+
+def unknown_keys(text: str) -> list[str]:
+    """Front matter keys we do not use (reported as a warning, since they may be typos)."""
+    try:
+        meta, _, _ = split_front_matter(text, "")
+    except ArticleError:
+        return []
+    return sorted(set(meta) - KNOWN_KEYS)

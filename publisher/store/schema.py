@@ -1,0 +1,116 @@
+"""The database schema as SQLAlchemy Core tables.
+
+Alembic migrations under ``migrations/versions`` create exactly this; a test compares the two
+so they never drift. Datetimes are stored as naive UTC (SQLite has no zone type) and come back
+timezone-aware through ``UTCDateTime``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, naive UTC in the column, aware UTC out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; attach a time zone first")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+articles = Table(
+    "articles",
+    metadata,
+    # The id grows in the order articles were first collected: digests use it as their cursor.
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(512), nullable=False, unique=True),
+    # The feed id: a tag: URI fixed when the article is first stored and never changed after.
+    Column("guid", String(600), nullable=False, unique=True),
+    Column("source", String(100), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("link", Text, nullable=False),
+    Column("author", Text, nullable=False, default=""),
+    Column("section", String(200), nullable=False, default=""),
+    Column("summary", Text, nullable=False, default=""),
+    Column("content_html", Text, nullable=False, default=""),
+    Column("highlights", Text, nullable=False, default="[]"),  # JSON list of strings
+    Column("tags", Text, nullable=False, default="[]"),  # JSON list of strings
+    Column("image_url", Text, nullable=False, default=""),
+    Column("image_alt", Text, nullable=False, default=""),
+    Column("image_credit", Text, nullable=False, default=""),
+    Column("published_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Index("ix_articles_published_at", "published_at"),
+    Index("ix_articles_section", "section"),
+    Index("ix_articles_link", "link"),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("name", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False, default="active"),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Every article with an id above this is still owed to the subscriber.
+    Column("last_article_id", Integer, nullable=False, default=0),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("cut_at", UTCDateTime, nullable=False),
+    Column("article_ids", Text, nullable=False),  # JSON list of article ids, in digest order
+    Column("subject", Text, nullable=False, default=""),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_id", Integer, ForeignKey("editions.id"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("status", String(20), nullable=False, default="queued"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", Text, nullable=False, default=""),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+    Index("ix_deliveries_status", "status"),
+)

@@ -1,0 +1,120 @@
+"""Shared fixtures: a throwaway project folder, a real SMTP server, and the CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
+
+from publisher.cli import main
+from publisher.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = "000_70c30224e34ffb25.txt"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    """One message as the SMTP server got it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class SmtpSink:
+    """An aiosmtpd handler that keeps every message it accepts."""
+
+    messages: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.messages.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.content)
+            )
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Controller, SmtpSink]]:
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, sink
+    finally:
+        controller.stop()
+
+
+def write_config(root: Path, extra: str = "", **site: str) -> Path:
+    """A config.toml in ``root`` like the sample one, with paths inside ``root``."""
+    site_lines = "\n".join(f'{k} = "{v}"' for k, v in site.items())
+    text = f"""
+[site]
+name = "The Daily Dispatch"
+url = "https://news.example.com"
+timezone = "Asia/Karachi"
+secret_key = "test-secret"
+{site_lines}
+
+[database]
+url = "sqlite:///data/publisher.db"
+
+[[sources]]
+kind = "files"
+name = "newsroom"
+path = "content"
+
+[feeds]
+dir = "feeds"
+
+[digest]
+from_address = "digest@news.example.com"
+outbox = "outbox"
+{extra}
+"""
+    path = root / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder holding a copy of the sample content and a config for it."""
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    write_config(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def settings(project: Path) -> Settings:
+    return load_settings(project / "config.toml", environ={})
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    """Run the publisher command line in-process, as a user would type it."""
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

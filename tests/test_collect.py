@@ -1,0 +1,130 @@
+"""Collecting a folder into a real SQLite file: new, unchanged, edited, broken and duplicate files."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from publisher.config import Settings
+from publisher.jobs import open_store, run_collect
+from publisher.store.schema import metadata
+
+from .conftest import SEED
+
+SEED_KEY = f"newsroom:{SEED}"
+
+
+def test_collect_stores_the_seed_exactly(settings: Settings, project: Path) -> None:
+    with open_store(settings) as store:
+        report = run_collect(settings, store)
+        assert report.added == len(list((project / "content").iterdir()))
+        assert report.errors == []
+        seed = store.get_article(SEED_KEY)
+    assert seed is not None
+    assert (
+        seed.title == "US Under Secretary John Bass Visits Pakistan for Bilateral Cooperation Talks"
+    )
+    assert seed.author == "Web Desk"
+    assert seed.section == "politics"
+    assert seed.published == datetime(2024, 9, 17, 12, 50, tzinfo=UTC)
+    assert seed.image_credit == "geo"
+    assert len(seed.highlights) == 3
+    assert seed.content_html.count("<p>") == 6
+    assert "Related Post" not in seed.content_html
+    assert seed.guid == f"tag:news.example.com,2024-09-17:{SEED_KEY}"
+
+
+def test_broken_file_reported_and_skipped(settings: Settings, project: Path) -> None:
+    bad = project / "content" / "broken.txt"
+    bad.write_text("A headline\n\nthis is not a dateline\nBody.\n", encoding="utf-8")
+    (project / "content" / "bad-front-matter.md").write_text(
+        "---\ntitle: [oops\n---\n", encoding="utf-8"
+    )
+    (project / "content" / "latin1.txt").write_bytes("Caf\xe9\n".encode("latin-1"))
+    with open_store(settings) as store:
+        report = run_collect(settings, store)
+        good = len(list((project / "content").iterdir())) - 3
+        assert report.added == good
+        assert store.count_articles() == good
+    by_path = {Path(e.path).name: e for e in report.errors}
+    assert set(by_path) == {"broken.txt", "bad-front-matter.md", "latin1.txt"}
+    assert by_path["broken.txt"].line == 3
+    assert "dateline" in str(by_path["broken.txt"])
+    assert str(bad) in str(by_path["broken.txt"])
+    assert "UTF-8" in by_path["latin1.txt"].reason
+
+
+def test_recollecting_unchanged_folder_adds_nothing(settings: Settings) -> None:
+    with open_store(settings) as store:
+        first = run_collect(settings, store)
+        count = store.count_articles()
+        second = run_collect(settings, store)
+        assert (second.added, second.updated, second.unchanged) == (0, 0, first.added)
+        assert store.count_articles() == count
+
+
+def test_edited_file_updates_its_article(settings: Settings, project: Path) -> None:
+    path = project / "content" / SEED
+    with open_store(settings) as store:
+        run_collect(settings, store)
+        before = store.get_article(SEED_KEY)
+        count = store.count_articles()
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                "US Under Secretary John Bass Visits", "US Envoy John Bass Visits", 1
+            ),
+            encoding="utf-8",
+        )
+        report = run_collect(settings, store)
+        after = store.get_article(SEED_KEY)
+        assert report.updated == 1 and report.added == 0
+        assert store.count_articles() == count
+    assert before is not None and after is not None
+    assert after.title.startswith("US Envoy John Bass Visits")
+    assert after.id == before.id  # same row: the digest cursor is not fooled into resending
+    assert after.guid == before.guid  # feed readers see an update, not a new item
+    assert after.content_hash != before.content_hash
+    assert (
+        after.updated is not None and before.updated is not None and after.updated > before.updated
+    )
+    assert after.first_seen == before.first_seen
+
+
+def test_duplicate_link_is_not_stored_twice(settings: Settings, project: Path) -> None:
+    seed = (project / "content" / SEED).read_text(encoding="utf-8")
+    (project / "content" / "zz_copy_of_seed.txt").write_text(seed, encoding="utf-8")
+    with open_store(settings) as store:
+        report = run_collect(settings, store)
+        assert report.duplicates == 1
+        assert store.get_article("newsroom:zz_copy_of_seed.txt") is None
+
+
+def test_hostile_html_is_sanitised(settings: Settings, project: Path) -> None:
+    (project / "content" / "hostile.md").write_text(
+        '---\ntitle: "<b>Bold</b> title\\a"\ndate: 2024-10-01\nsection: tech\n---\n'
+        '<script>alert(1)</script><p onclick="x()">Hi</p><iframe src="https://evil.example/"></iframe>\n',
+        encoding="utf-8",
+    )
+    with open_store(settings) as store:
+        run_collect(settings, store)
+        article = store.get_article("newsroom:hostile.md")
+    assert article is not None
+    assert article.title == "Bold title"
+    assert "<script" not in article.content_html and "onclick" not in article.content_html
+    assert "evil.example" not in article.content_html
+    assert "<p>Hi</p>" in article.content_html
+
+
+def test_database_is_sqlite_wal_and_matches_migrations(settings: Settings, project: Path) -> None:
+    with open_store(settings) as store:
+        with store.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+        store.migrate()  # running again is harmless
+    with sqlite3.connect(project / "data" / "publisher.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
