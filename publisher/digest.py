@@ -1,23 +1,22 @@
-"""Plan digest editions and send the deliveries they queue.
+"""Plan digest editions and turn an edition into each subscriber's message.
 
 Planning and sending are separate steps joined by the deliveries table, the queue and the
 record of truth. Planning moves each subscriber's cursor in the same transaction that queues
 their delivery, so an article is owed until the moment a digest containing it is queued, and
-never after. Sending only ever works from queued rows, so a crash between the two loses
-nothing and repeats nothing.
+never after. Sending (``delivery.py``) only ever works from queued rows, so a crash between
+the two loses nothing and repeats nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .config import Settings
-from .errors import DeliveryError, RenderError
-from .mailer import OutgoingMessage, Transport, build_message
-from .models import Delivery, Edition, Subscriber
+from .mailer import OutgoingMessage, build_message
+from .models import Edition, Subscriber
 from .render import DigestContext, RenderedDigest, Renderer
 from .store import Store
 from .tokens import UNSUBSCRIBE_LIFETIME, make_token
@@ -32,16 +31,6 @@ class PlannedEdition:
     edition: Edition | None
     article_count: int
     subscriber_ids: list[int]
-
-
-@dataclass
-class SendReport:
-    """What one send run did."""
-
-    sent: int = 0
-    retry: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
 
 
 def plan_editions(
@@ -131,60 +120,6 @@ class DigestSender:
 def message_id(edition_id: int, subscriber_id: int, domain: str) -> str:
     """Stable per (edition, subscriber): a resend after a crash is recognisable as the same mail."""
     return f"<digest.{edition_id}.{subscriber_id}@{domain}>"
-
-
-def send_pending(
-    settings: Settings, store: Store, transport: Transport, renderer: Renderer | None = None
-) -> SendReport:
-    """Send every queued delivery; record each outcome as soon as the server answers."""
-    sender = DigestSender(settings, store, renderer or make_renderer(settings))
-    report = SendReport()
-    editions: dict[int, Edition] = {}
-    after = 0  # each delivery is tried at most once per run; a retry waits for the next run
-    while batch := store.pending_deliveries(after_id=after, limit=500):
-        subscribers = store.subscribers_by_ids(d.subscriber_id for d in batch)
-        for delivery in batch:
-            edition = editions.get(delivery.edition_id) or store.get_edition(delivery.edition_id)
-            editions[edition.id] = edition
-            _send_one(sender, store, transport, edition, delivery, subscribers, report)
-        after = batch[-1].id
-    return report
-
-
-MAX_ATTEMPTS = 5
-
-
-def _send_one(
-    sender: DigestSender,
-    store: Store,
-    transport: Transport,
-    edition: Edition,
-    delivery: Delivery,
-    subscribers: dict[int, Subscriber],
-    report: SendReport,
-) -> None:
-    """Send one delivery and record the result the moment the transport has answered."""
-    subscriber = subscribers.get(delivery.subscriber_id)
-    if subscriber is None or subscriber.status != "active":
-        store.mark_delivery(delivery.id, "suppressed", error="subscriber no longer active")
-        return
-    try:
-        message = sender.message(edition, subscriber, datetime.now(UTC))
-        transport.send(message)
-    except DeliveryError as exc:
-        permanent = exc.permanent or delivery.attempts + 1 >= MAX_ATTEMPTS
-        status = "failed" if permanent else "retry"
-        store.mark_delivery(delivery.id, status, error=exc.message)
-        setattr(report, status, getattr(report, status) + 1)
-        report.errors.append(f"{subscriber.email}: {exc.message}")
-        log.warning(
-            "delivery %d to %s: %s (%s)", delivery.id, subscriber.email, exc.message, status
-        )
-        return
-    except RenderError:
-        raise  # a broken template breaks every message: stop and let the operator fix it
-    store.mark_delivery(delivery.id, "sent", message_id=message.message_id)
-    report.sent += 1
 
 
 def make_renderer(settings: Settings) -> Renderer:

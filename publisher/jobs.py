@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 
 from .collect import CollectReport, collect
 from .config import Settings
-from .digest import PlannedEdition, SendReport, plan_editions, send_pending
+from .delivery import SendReport, send_pending
+from .digest import PlannedEdition, plan_editions
 from .feeds import FeedReport, write_feeds
 from .mailer import make_transport
 from .sources import build_sources

@@ -69,6 +69,13 @@ class Subscriber:
     status: str = "active"  # active | unsubscribed | suppressed
     created_at: datetime | None = None
     last_article_id: int = 0  # the digest cursor: every article with a higher id is still owed
+    timezone: str | None = None  # None: the site's zone
+    send_hour: int | None = None  # local hour; None: the site's send time
+    frequency: str = "daily"  # daily | weekly
+    weekday: int | None = None  # 0 = Monday, for weekly digests
+    sections: list[str] | None = None  # None: every section
+    next_due_at: datetime | None = None
+    bounce_count: int = 0
 
 
 @dataclass
@@ -80,6 +87,7 @@ class Edition:
     cut_at: datetime
     article_ids: list[int]
     subject: str = ""
+    variant: str = ""
 
 
 @dataclass
@@ -93,3 +101,7 @@ class Delivery:
     attempts: int = 0
     message_id: str = ""
     last_error: str = ""
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    next_attempt_at: datetime | None = None
+    reply: str = ""

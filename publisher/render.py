@@ -86,11 +86,6 @@ class RenderedDigest:
         return html_part, text_part
 
 
-def one_line(text: str) -> str:
-    """Collapse any whitespace, CR and LF included, so a value can never break a header."""
-    return " ".join(text.split())
-
-
 class Renderer:
     """Loads templates (an operator's folder first, then the built-in ones) and renders them."""
 
@@ -121,11 +116,10 @@ class Renderer:
         headline = ctx.articles[0].title if ctx.articles else ""
         top = max(ctx.articles, key=lambda a: a.published) if ctx.articles else None
         headline = top.title if top else headline
-        subject = one_line(
-            subject_format.format(
-                site=ctx.site_name, date=ctx.date_label, headline=headline, count=len(ctx.articles)
-            )
+        subject = subject_format.format(
+            site=ctx.site_name, date=ctx.date_label, headline=headline, count=len(ctx.articles)
         )
+        subject = " ".join(subject.split())  # no CR/LF from a headline can reach the header
         more = len(ctx.articles) - 1
         preheader = headline + (
             f" and {more} more {'story' if more == 1 else 'stories'}" if more > 0 else ""

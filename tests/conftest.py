@@ -118,3 +118,28 @@ def settings(project: Path) -> Settings:
 def cli(*args: str, env: dict[str, str] | None = None) -> Result:
     """Run the publisher command line in-process, as a user would type it."""
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"publisher_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - CI starts PostgreSQL; say so clearly if not
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed for this test: {exc}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -87,6 +87,18 @@ subscribers = Table(
     Column("created_at", UTCDateTime, nullable=False),
     # Every article with an id above this is still owed to the subscriber.
     Column("last_article_id", Integer, nullable=False, default=0),
+    # Digest preferences; NULL means "the site default from config".
+    Column("timezone", String(64), nullable=True),
+    Column("send_hour", Integer, nullable=True),  # local hour 0-23
+    Column("frequency", String(10), nullable=False, default="daily"),  # daily | weekly
+    Column("weekday", Integer, nullable=True),  # 0 = Monday, for weekly
+    Column("sections", Text, nullable=True),  # JSON list of section names; NULL = all
+    Column("next_due_at", UTCDateTime, nullable=True),  # when the next digest is due (UTC)
+    Column("bounce_count", Integer, nullable=False, default=0),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("unsubscribed_at", UTCDateTime, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+    Index("ix_subscribers_status_due", "status", "next_due_at"),
 )
 
 editions = Table(
@@ -97,6 +109,8 @@ editions = Table(
     Column("cut_at", UTCDateTime, nullable=False),
     Column("article_ids", Text, nullable=False),  # JSON list of article ids, in digest order
     Column("subject", Text, nullable=False, default=""),
+    # Which variant of the cut: subscribers due together with the same articles share one.
+    Column("variant", String(200), nullable=False, default=""),
 )
 
 deliveries = Table(
@@ -111,6 +125,37 @@ deliveries = Table(
     Column("last_error", Text, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime, nullable=True),
+    # The queue: a worker claims a row with a lease; an expired lease is resumed by another.
+    Column("claimed_by", String(100), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("reply", Text, nullable=False, default=""),  # the server's last reply
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_status", "status"),
+    Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", Integer, ForeignKey("deliveries.id"), nullable=False),
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("outcome", String(20), nullable=False),  # sent | retry | failed
+    Column("reply", Text, nullable=False, default=""),
+    Index("ix_delivery_attempts_delivery", "delivery_id"),
+)
+
+feed_pings = Table(
+    "feed_pings",
+    metadata,
+    # WebSub publish notifications still owed to a hub (retried on the next run until sent).
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hub", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("pending_since", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("last_ping_at", UTCDateTime, nullable=True),
+    UniqueConstraint("hub", "topic", name="uq_feed_pings_hub_topic"),
 )

@@ -1,0 +1,96 @@
+"""What every command shares: ``--config``/``-v`` handling, error output and report printing."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..collect import CollectReport
+from ..config import Settings, load_settings
+from ..errors import PublisherError
+from ..feeds import FeedReport
+from ..jobs import DigestReport, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def fail(exc: PublisherError) -> None:
+    """Print an error and its hint, exit 1: the operator sees what to do, not a traceback."""
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(1)
+
+
+def with_settings(func: F) -> F:
+    """Add ``--config`` and ``-v`` to a command and hand it validated settings and a store."""
+
+    @click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar="PUBLISHER_CONFIG",
+        help="Path to config.toml (default: $PUBLISHER_CONFIG or ./config.toml).",
+    )
+    @click.option("-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv).")
+    @functools.wraps(func)
+    def wrapper(config_path: Path | None, verbose: int, **kwargs: Any) -> Any:
+        setup_logging(verbose)
+        try:
+            settings = load_settings(config_path)
+            with open_store(settings) as store:
+                return func(settings, store, **kwargs)
+        except PublisherError as exc:
+            fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_collect(report: CollectReport) -> None:
+    click.echo(
+        f"collect: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.duplicates} duplicates, {len(report.errors)} skipped"
+    )
+    for err in report.errors:
+        click.secho(f"  skipped {err.message}", fg="yellow", err=True)
+
+
+def print_feeds(settings: Settings, report: FeedReport) -> None:
+    folder = settings.path(settings.feeds.dir).resolve()
+    click.echo(
+        f"feeds: {len(report.written)} written, {len(report.unchanged)} unchanged, in {folder}"
+    )
+    for path in report.written:
+        click.echo(f"  wrote {path.resolve()}")
+
+
+def print_digest(report: DigestReport, dry_run: bool) -> None:
+    for plan in report.planned:
+        what = f"{plan.article_count} articles for {len(plan.subscriber_ids)} subscribers"
+        if dry_run:
+            click.echo(f"digest: would queue {what}")
+        elif plan.edition is not None:
+            click.echo(f"digest: edition {plan.edition.id} queued {what}")
+    if not report.planned:
+        click.echo("digest: nothing new for any subscriber")
+    if not dry_run:
+        s = report.sent
+        click.echo(
+            f"digest: {s.sent} sent, {s.retry} to retry, {s.failed} failed, via {report.transport}"
+        )
+        for line in s.errors:
+            click.secho(f"  {line}", fg="yellow", err=True)

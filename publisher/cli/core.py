@@ -1,0 +1,92 @@
+"""Commands that run the pipeline and manage subscribers: collect, run, subscribers."""
+
+from __future__ import annotations
+
+import click
+
+from ..config import Settings
+from ..jobs import run_collect, run_digest, run_feeds
+from ..store import Store
+from ..subscribers import validate_email
+from .app import main
+from .common import print_collect, print_digest, print_feeds, with_settings
+
+
+@main.command()
+@with_settings
+def collect(settings: Settings, store: Store) -> None:
+    """Read every configured source and store new or edited articles.
+
+    \b
+    Example:
+      publisher collect --config config.toml
+    """
+    print_collect(run_collect(settings, store))
+
+
+@main.command()
+@click.option(
+    "--once", is_flag=True, help="Collect, write feeds and send the digest once, then exit."
+)
+@with_settings
+def run(settings: Settings, store: Store, once: bool) -> None:
+    """Run the daemon (collect on a schedule, digest daily), or every step once.
+
+    Without --once it runs until Ctrl-C or SIGTERM.
+
+    \b
+    Example:
+      publisher run --once --config config.toml
+      publisher run --config /etc/publisher/config.toml
+    """
+    if once:
+        print_collect(run_collect(settings, store))
+        print_feeds(settings, run_feeds(settings, store))
+        print_digest(run_digest(settings, store), dry_run=False)
+        return
+    from ..scheduler import run_daemon
+
+    click.echo(
+        f"publisher daemon: collecting every {settings.scheduler.collect_every_minutes} min, "
+        f"digest at {settings.digest.send_time} {settings.site.timezone}; Ctrl-C to stop"
+    )
+    run_daemon(settings, store)
+
+
+@main.group()
+def subscribers() -> None:
+    """Manage who receives the digest.
+
+    \b
+    Example:
+      publisher subscribers add reader@example.com --name "Ann Reader"
+    """
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="The subscriber's name, used in the greeting.")
+@with_settings
+def subscribers_add(settings: Settings, store: Store, email: str, name: str) -> None:
+    """Add an active subscriber, owed every article collected from now on.
+
+    \b
+    Example:
+      publisher subscribers add reader@example.com --name "Ann Reader"
+    """
+    subscriber, created = store.add_subscriber(validate_email(email), name.strip())
+    state = "added" if created else "already subscribed"
+    click.echo(f"{subscriber.email}: {state} (id {subscriber.id})")
+
+
+@subscribers.command("list")
+@with_settings
+def subscribers_list(settings: Settings, store: Store) -> None:
+    """List active subscribers.
+
+    \b
+    Example:
+      publisher subscribers list
+    """
+    for s in store.active_subscribers():
+        click.echo(f"{s.id}\t{s.email}\t{s.name}")

@@ -1,0 +1,151 @@
+"""Queries on articles: upsert by key and content hash, and the reads feeds and digests need."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from ..models import Article
+from .base import now_utc
+from .schema import articles
+
+UpsertResult = Literal["added", "updated", "unchanged"]
+
+
+def _article_from_row(row: RowMapping) -> Article:
+    return Article(
+        id=row["id"],
+        key=row["key"],
+        guid=row["guid"],
+        source=row["source"],
+        title=row["title"],
+        link=row["link"],
+        author=row["author"],
+        section=row["section"],
+        summary=row["summary"],
+        content_html=row["content_html"],
+        highlights=json.loads(row["highlights"]),
+        tags=json.loads(row["tags"]),
+        image_url=row["image_url"],
+        image_alt=row["image_alt"],
+        image_credit=row["image_credit"],
+        published=row["published_at"],
+        updated=row["updated_at"],
+        first_seen=row["first_seen_at"],
+        content_hash=row["content_hash"],
+    )
+
+
+def _article_values(article: Article) -> dict[str, Any]:
+    return {
+        "key": article.key,
+        "source": article.source,
+        "title": article.title,
+        "link": article.link,
+        "author": article.author,
+        "section": article.section,
+        "summary": article.summary,
+        "content_html": article.content_html,
+        "highlights": json.dumps(article.highlights, ensure_ascii=False),
+        "tags": json.dumps(article.tags, ensure_ascii=False),
+        "image_url": article.image_url,
+        "image_alt": article.image_alt,
+        "image_credit": article.image_credit,
+        "published_at": article.published,
+        "content_hash": article.content_hash or article.compute_hash(),
+    }
+
+
+class ArticleQueries:
+    engine: Engine
+
+    def upsert_article(self, article: Article, guid: str) -> UpsertResult:
+        """Insert a new article, update a changed one (by content hash), or leave it alone.
+
+        ``guid`` is stored only with a new article: an edit never changes a feed item's id.
+        """
+        values = _article_values(article)
+        now = now_utc()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(articles.c.id, articles.c.content_hash).where(articles.c.key == article.key)
+            ).first()
+            if row is None:
+                try:
+                    conn.execute(
+                        insert(articles).values(
+                            **values,
+                            guid=guid,
+                            updated_at=article.updated or article.published,
+                            first_seen_at=now,
+                        )
+                    )
+                except IntegrityError:  # a concurrent collect inserted it first
+                    return "unchanged"
+                return "added"
+            if row.content_hash == values["content_hash"]:
+                return "unchanged"
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == row.id)
+                # An edit moves `updated`: to the date the source gives, else to now.
+                .values(**values, updated_at=article.updated or now)
+            )
+            return "updated"
+
+    def get_article(self, key: str) -> Article | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(articles).where(articles.c.key == key)).mappings().first()
+        return _article_from_row(row) if row else None
+
+    def key_for_link(self, link: str) -> str | None:
+        """The key of the stored article with this link, if any (used to drop duplicates)."""
+        with self.engine.connect() as conn:
+            key = conn.execute(
+                select(articles.c.key)
+                .where(articles.c.link == link)
+                .order_by(articles.c.id)
+                .limit(1)
+            ).scalar()
+        return str(key) if key is not None else None
+
+    def count_articles(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(articles)).scalar_one())
+
+    def latest_articles(self, limit: int) -> list[Article]:
+        """The newest ``limit`` articles by publication date, newest first."""
+        query = (
+            select(articles)
+            .order_by(articles.c.published_at.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_article_from_row(r) for r in conn.execute(query).mappings()]
+
+    def articles_by_ids(self, ids: Sequence[int]) -> list[Article]:
+        """Articles in the order of ``ids`` (missing ids are skipped)."""
+        if not ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(articles).where(articles.c.id.in_(list(ids)))).mappings()
+            found = {r["id"]: _article_from_row(r) for r in rows}
+        return [found[i] for i in ids if i in found]
+
+    def articles_after(self, cursor: int, limit: int) -> list[Article]:
+        """Articles first collected after the cursor, in collection order."""
+        query = select(articles).where(articles.c.id > cursor).order_by(articles.c.id).limit(limit)
+        with self.engine.connect() as conn:
+            return [_article_from_row(r) for r in conn.execute(query).mappings()]
+
+    def max_article_id(self, conn: Connection | None = None) -> int:
+        query = select(func.coalesce(func.max(articles.c.id), 0))
+        if conn is not None:
+            return int(conn.execute(query).scalar_one())
+        with self.engine.connect() as own:
+            return int(own.execute(query).scalar_one())
