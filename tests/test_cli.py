@@ -82,7 +82,7 @@ def test_every_setting_is_documented(key: str) -> None:
     assert re.search(rf"^\| `{name}` \|", section, re.M), f"{key} is missing from README"
 
 
-@pytest.mark.parametrize("variable", sorted(ENV_OVERRIDES) + ["PUBLISHER_CONFIG"])
+@pytest.mark.parametrize("variable", [*sorted(ENV_OVERRIDES), "PUBLISHER_CONFIG"])
 def test_every_environment_variable_is_documented(variable: str) -> None:
     assert f"`{variable}`" in (ROOT / "README.md").read_text(encoding="utf-8")
 
