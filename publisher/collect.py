@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from .errors import ArticleError
 from .models import Article
-from .sanitize import clean_html, plain_text, strip_illegal_xml
+from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
 from .sources import Source
 from .store import Store
 
@@ -50,7 +50,7 @@ def normalise(article: Article) -> Article:
         image_credit=plain_text(article.image_credit),
         link=strip_illegal_xml(article.link).strip(),
         image_url=strip_illegal_xml(article.image_url).strip(),
-        content_html=clean_html(article.content_html),
+        content_html=absolute_urls(clean_html(article.content_html), article.link),
     )
     cleaned.content_hash = cleaned.compute_hash()
     return cleaned

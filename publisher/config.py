@@ -93,11 +93,37 @@ SourceConfig = Annotated[FilesSource, Field(discriminator="kind")]
 
 
 class FeedsConfig(_Section):
-    """Where feeds are written and how many items each holds."""
+    """Which feeds are written, where, and what they link to."""
 
     dir: Path = Path("feeds")
     limit: int = Field(default=50, ge=1, le=10_000)
     title: str = ""
+    per_section: bool = True
+    per_author: bool = True
+    archives: bool = True
+    stylesheet: bool = True
+    hubs: list[str] = Field(default_factory=list)
+    hub_timeout: float = Field(default=10.0, gt=0)
+    author_emails: dict[str, str] = Field(default_factory=dict)
+    media_dir: Path | None = None
+    fetch_media: bool = True
+    media_timeout: float = Field(default=5.0, gt=0)
+
+    @field_validator("hubs")
+    @classmethod
+    def _hub_urls(cls, value: list[str]) -> list[str]:
+        for hub in value:
+            if not re.match(r"^https?://[^/\s]+", hub):
+                raise ValueError(f"hub {hub!r} must be an absolute http(s) URL")
+        return value
+
+    @field_validator("author_emails")
+    @classmethod
+    def _emails(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, address in value.items():
+            if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address):
+                raise ValueError(f"author_emails[{name!r}] = {address!r} is not an email address")
+        return value
 
 
 class DigestConfig(_Section):

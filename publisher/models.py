@@ -59,6 +59,21 @@ class Article:
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class ArticleHead:
+    """An article without its text: enough to plan feeds and tell whether one changed."""
+
+    id: int
+    guid: str
+    section: str
+    author: str
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    content_hash: str
+    image_url: str
+
+
 @dataclass
 class Subscriber:
     """A person who receives digests."""

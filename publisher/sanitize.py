@@ -7,7 +7,9 @@ the characters XML 1.0 forbids, because one stray control character makes a whol
 
 from __future__ import annotations
 
+import html
 import re
+from urllib.parse import urljoin
 
 import nh3
 
@@ -63,3 +65,34 @@ def plain_text(text: str) -> str:
     unescaped = no_tags.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
     unescaped = unescaped.replace("&#39;", "'").replace("&amp;", "&")
     return " ".join(unescaped.split())
+
+
+_URL_ATTR = re.compile(r'\b(href|src|srcset)="([^"]*)"')
+
+
+def _absolute(value: str, base: str) -> str:
+    if value.startswith(("#", "mailto:")) or re.match(r"^[a-z][a-z0-9+.-]*://", value, re.I):
+        return value
+    return urljoin(base, value)
+
+
+def absolute_urls(fragment: str, base: str) -> str:
+    """Make every link and image URL absolute against ``base`` (the article's own URL).
+
+    Feed readers and mail clients show content away from the site, where "/images/x.jpg"
+    points nowhere. Runs on sanitised HTML, whose attributes are always double-quoted.
+    """
+
+    def fix(match: re.Match[str]) -> str:
+        name, raw = match.group(1), html.unescape(match.group(2))
+        if name == "srcset":
+            parts = []
+            for candidate in raw.split(","):
+                url, _, size = candidate.strip().partition(" ")
+                parts.append(f"{_absolute(url, base)} {size}".strip())
+            fixed = ", ".join(parts)
+        else:
+            fixed = _absolute(raw, base)
+        return f'{name}="{html.escape(fixed, quote=True)}"'
+
+    return _URL_ATTR.sub(fix, fragment)

@@ -91,6 +91,8 @@ path = "content"
 
 [feeds]
 dir = "feeds"
+media_dir = "media"
+fetch_media = false
 
 [digest]
 from_address = "digest@news.example.com"
@@ -106,6 +108,7 @@ outbox = "outbox"
 def project(tmp_path: Path) -> Path:
     """A project folder holding a copy of the sample content and a config for it."""
     shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(ROOT / "media", tmp_path / "media")
     write_config(tmp_path)
     return tmp_path
 

@@ -127,4 +127,4 @@ def test_database_is_sqlite_wal_and_matches_migrations(settings: Settings, proje
         store.migrate()  # running again is harmless
     with sqlite3.connect(project / "data" / "publisher.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003_feeds"

@@ -102,7 +102,7 @@ def test_markdown_with_toml_front_matter() -> None:
     assert article.published == datetime(2024, 9, 18, 16, 30, tzinfo=KARACHI)
     assert article.tags == ["markets", "inflation"]
     assert len(article.highlights) == 3
-    assert article.image_url == "https://news.example.com/images/2024/09/stock-exchange.jpg"
+    assert article.image_url == "https://news.example.com/images/2024/09/stock-exchange.png"
     assert article.image_credit == "Dispatch photo"
     assert "<strong>further interest-rate cuts</strong>" in article.content_html
     assert "<blockquote>" in article.content_html

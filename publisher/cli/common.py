@@ -72,10 +72,17 @@ def print_collect(report: CollectReport) -> None:
 def print_feeds(settings: Settings, report: FeedReport) -> None:
     folder = settings.path(settings.feeds.dir).resolve()
     click.echo(
-        f"feeds: {len(report.written)} written, {len(report.unchanged)} unchanged, in {folder}"
+        f"feeds: {report.feeds} feeds, {len(report.written)} files written, "
+        f"{report.unchanged} unchanged, {len(report.removed)} removed, in {folder}"
     )
     for path in report.written:
         click.echo(f"  wrote {path.resolve()}")
+    for path in report.removed:
+        click.echo(f"  removed {path.resolve()}")
+    if report.pings.sent or report.pings.failed:
+        click.echo(f"  WebSub: {report.pings.sent} pings sent, {len(report.pings.failed)} to retry")
+    for line in report.pings.failed:
+        click.secho(f"  ping failed: {line}", fg="yellow", err=True)
 
 
 def print_digest(report: DigestReport, dry_run: bool) -> None:

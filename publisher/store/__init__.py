@@ -11,10 +11,18 @@ from .articles import ArticleQueries, UpsertResult
 from .base import StoreBase, make_engine
 from .deliveries import DeliveryQueries
 from .editions import EditionQueries
+from .feedstate import FeedStateQueries
 from .subscribers import SubscriberQueries
 
 
-class Store(ArticleQueries, SubscriberQueries, EditionQueries, DeliveryQueries, StoreBase):
+class Store(
+    ArticleQueries,
+    SubscriberQueries,
+    EditionQueries,
+    DeliveryQueries,
+    FeedStateQueries,
+    StoreBase,
+):
     """Articles, subscribers, editions and deliveries in one database."""
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from ..models import Article
+from ..models import Article, ArticleHead
 from .base import now_utc
 from .schema import articles
 
@@ -118,13 +119,47 @@ class ArticleQueries:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(articles)).scalar_one())
 
-    def latest_articles(self, limit: int) -> list[Article]:
-        """The newest ``limit`` articles by publication date, newest first."""
-        query = (
-            select(articles)
-            .order_by(articles.c.published_at.desc(), articles.c.id.desc())
-            .limit(limit)
+    def latest_articles(
+        self, limit: int, *, section: str | None = None, author: str | None = None
+    ) -> list[Article]:
+        """The newest ``limit`` articles by publication date (optionally of one section or
+        author), newest first."""
+        query = select(articles)
+        if section is not None:
+            query = query.where(articles.c.section == section)
+        if author is not None:
+            query = query.where(articles.c.author == author)
+        query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [_article_from_row(r) for r in conn.execute(query).mappings()]
+
+    def article_heads(self) -> list[ArticleHead]:
+        """Every article without its text, newest publication first: what feeds plan with."""
+        c = articles.c
+        query = select(
+            c.id, c.guid, c.section, c.author, c.published_at, c.updated_at, c.first_seen_at,
+            c.content_hash, c.image_url,
+        ).order_by(c.published_at.desc(), c.id.desc())  # fmt: skip
+        with self.engine.connect() as conn:
+            return [ArticleHead(*row) for row in conn.execute(query)]
+
+    def articles_first_seen_between(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        section: str | None = None,
+        author: str | None = None,
+    ) -> list[Article]:
+        """Articles first collected in [start, end), newest publication first (for archives)."""
+        query = select(articles).where(
+            articles.c.first_seen_at >= start, articles.c.first_seen_at < end
         )
+        if section is not None:
+            query = query.where(articles.c.section == section)
+        if author is not None:
+            query = query.where(articles.c.author == author)
+        query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc())
         with self.engine.connect() as conn:
             return [_article_from_row(r) for r in conn.execute(query).mappings()]
 

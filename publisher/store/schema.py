@@ -75,6 +75,7 @@ articles = Table(
     Index("ix_articles_published_at", "published_at"),
     Index("ix_articles_section", "section"),
     Index("ix_articles_link", "link"),
+    Index("ix_articles_author", "author"),
 )
 
 subscribers = Table(
@@ -158,4 +159,23 @@ feed_pings = Table(
     Column("last_error", Text, nullable=False, default=""),
     Column("last_ping_at", UTCDateTime, nullable=True),
     UniqueConstraint("hub", "topic", name="uq_feed_pings_hub_topic"),
+)
+
+feed_state = Table(
+    "feed_state",
+    metadata,
+    # What each written feed file was built from, so a no-change run builds and writes nothing.
+    Column("path", String(500), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("written_at", UTCDateTime, nullable=False),
+)
+
+media = Table(
+    "media",
+    metadata,
+    # Size and type of lead images, for RSS enclosures (looked up once, then cached here).
+    Column("url", String(2000), primary_key=True),
+    Column("length", Integer, nullable=True),  # NULL: unknown (lookup failed)
+    Column("mime", String(100), nullable=False, default=""),
+    Column("checked_at", UTCDateTime, nullable=False),
 )
