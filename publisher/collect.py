@@ -13,7 +13,7 @@ from datetime import UTC
 from urllib.parse import quote
 
 from .errors import ArticleError
-from .models import Article
+from .models import Article, Unchanged
 from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
 from .sources import Source
 from .store import Store
@@ -62,12 +62,36 @@ def tag_uri(domain: str, article: Article) -> str:
     return f"tag:{domain},{day}:{quote(article.key, safe='/:._-~')}"
 
 
+BATCH = 200  # articles per transaction: fast, and a crash loses at most one batch's work
+
+
 def collect(sources: list[Source], store: Store, domain: str) -> CollectReport:
     """Collect from every source; one bad item is reported and skipped, never fatal."""
     report = CollectReport()
+    known = store.source_hashes()
     links_seen: dict[str, str] = {}
+    batch: list[tuple[Article, str]] = []
+
+    def flush() -> None:
+        for (article, _), result in zip(batch, store.upsert_articles(batch), strict=True):
+            if result == "duplicate":
+                log.warning(
+                    "%s repeats an article already stored (same link %s); skipped",
+                    article.key,
+                    article.link,
+                )
+                report.duplicates += 1
+                continue
+            setattr(report, result, getattr(report, result) + 1)
+            if result != "unchanged":
+                log.info("%s %s: %s", result, article.key, article.title)
+        batch.clear()
+
     for source in sources:
-        for item in source.items():
+        for item in source.items(known):
+            if isinstance(item, Unchanged):
+                report.unchanged += 1
+                continue
             if isinstance(item, ArticleError):
                 log.warning("skipped %s", item)
                 report.errors.append(item)
@@ -77,16 +101,14 @@ def collect(sources: list[Source], store: Store, domain: str) -> CollectReport:
                 report.errors.append(ArticleError(article.key, None, "the headline is empty"))
                 continue
             owner = links_seen.setdefault(article.link, article.key)
-            if owner == article.key:
-                owner = store.key_for_link(article.link) or article.key
             if owner != article.key:
                 log.warning(
                     "%s repeats %s (same link %s); skipped", article.key, owner, article.link
                 )
                 report.duplicates += 1
                 continue
-            result = store.upsert_article(article, guid=tag_uri(domain, article))
-            setattr(report, result, getattr(report, result) + 1)
-            if result != "unchanged":
-                log.info("%s %s: %s", result, article.key, article.title)
+            batch.append((article, tag_uri(domain, article)))
+            if len(batch) >= BATCH:
+                flush()
+    flush()
     return report

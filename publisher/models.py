@@ -36,6 +36,7 @@ class Article:
     guid: str = ""
     first_seen: datetime | None = None
     content_hash: str = ""
+    source_hash: str = ""  # digest of the raw source (file bytes), set by the source
 
     def compute_hash(self) -> str:
         """A digest of everything a reader sees, so an edit is noticed and an unchanged re-read is not."""
@@ -60,16 +61,26 @@ class Article:
 
 
 @dataclass(frozen=True)
+class Unchanged:
+    """A source item whose raw bytes match what was stored last time: nothing to parse."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class ArticleHead:
-    """An article without its text: enough to plan feeds and tell whether one changed."""
+    """An article without its text: enough to plan feeds and tell whether one changed.
+
+    ``updated`` and ``first_seen`` are UTC timestamps as the database's sortable text
+    ("2024-09-17 12:50:00..."), not parsed: planning feeds reads thousands of them.
+    """
 
     id: int
     guid: str
     section: str
     author: str
-    published: datetime
-    updated: datetime
-    first_seen: datetime
+    updated: str
+    first_seen: str
     content_hash: str
     image_url: str
 

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..collect import CollectReport
 from ..config import Settings, load_settings
-from ..errors import PublisherError
+from ..errors import PublisherError, StoreError
 from ..feeds import FeedReport
 from ..jobs import DigestReport, open_store
 
@@ -56,6 +57,13 @@ def with_settings(func: F) -> F:
                 return func(settings, store, **kwargs)
         except PublisherError as exc:
             fail(exc)
+        except SQLAlchemyError as exc:  # a database fault the store did not foresee
+            fail(
+                StoreError(
+                    f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+                    "check [database] url; run again with -vv for details",
+                )
+            )
 
     return wrapper  # type: ignore[return-value]
 

@@ -11,7 +11,6 @@ and writes nothing: mtimes, ETags and Last-Modified stay put.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,18 +23,17 @@ from .jsonfeed import build_json
 from .media import resolve_enclosures
 from .model import FILENAMES, Enclosure, FeedDoc, FeedItem, Site, item_html
 from .pages import index_html, opml, stylesheet
-from .plan import PlannedDoc, fingerprint, period_bounds, plan_feeds
+from .plan import PlannedDoc, fingerprint, period_bounds, period_of, plan_feeds
 from .websub import PingReport, ping_hubs
-from .writer import atomic_write, remove_stale_groups
-from .xml import build_atom, build_rss
+from .writer import BackgroundWriter, atomic_write, remove_stale_groups
+from .xml import build_atom, build_xml
 
 log = logging.getLogger(__name__)
 
-BUILDERS: dict[str, Callable[[FeedDoc, Site], bytes]] = {
-    "rss.xml": build_rss,
-    "atom.xml": build_atom,
-    "feed.json": build_json,
-}
+
+def build_all(feed: FeedDoc, site: Site) -> dict[str, bytes]:
+    """Every format of one subscription feed, by file name."""
+    return {**build_xml(feed, site), "feed.json": build_json(feed, site)}
 
 
 @dataclass
@@ -46,6 +44,7 @@ class FeedReport:
     unchanged: int = 0
     removed: list[Path] = field(default_factory=list)
     feeds: int = 0
+    changed_urls: list[str] = field(default_factory=list)
     pings: PingReport = field(default_factory=PingReport)
 
 
@@ -65,91 +64,129 @@ def _items(articles: list[Article], enclosures: dict[str, Enclosure], site: Site
     ]
 
 
-def _write(path: Path, data: bytes, report: FeedReport) -> bool:
-    try:
-        changed = atomic_write(path, data)
-    except OSError as exc:
-        raise FeedError(f"cannot write {path}: {exc.strerror}", "check [feeds] dir") from exc
-    if changed:
-        report.written.append(path)
-    else:
-        report.unchanged += 1
-    return changed
-
-
 def _write_archives(
-    site: Site, store: Store, doc: PlannedDoc, out: Path, report: FeedReport
-) -> None:
+    site: Site, store: Store, doc: PlannedDoc, out: Path, writer: BackgroundWriter
+) -> list[Path]:
     """Write each closed period's archive once; an existing archive is never rewritten."""
+    paths = []
     for i, period in enumerate(doc.periods):
         path = out / doc.folder / "archive" / f"{period}.xml"
+        paths.append(path)
         if path.exists():
             continue
         start, end = period_bounds(period)
         group = {doc.kind: doc.name} if doc.kind != "site" else {}
         articles = store.articles_first_seen_between(start, end, **group)
-        enclosures = resolve_enclosures(
-            {a.image_url for a in articles if a.image_url}, site.settings, store
-        )
+        images = {a.image_url for a in articles if a.image_url}
         archive = FeedDoc(
             folder=doc.folder,
             title=f"{doc.title} (archive {period})",
             subtitle=_subtitle(site, doc),
-            items=_items(articles, enclosures, site),
+            items=_items(articles, resolve_enclosures(images, site.settings, store), site),
             prev_archive=site.archive_url(doc.folder, doc.periods[i - 1]) if i else None,
             archive_of=period,
             current=site.feed_url(doc.folder, "atom.xml"),
         )
-        _write(path, build_atom(archive, site), report)
+        writer.submit(path, build_atom(archive, site))
+    return paths
 
 
-def write_feeds(settings: Settings, store: Store, now: datetime | None = None) -> FeedReport:
-    """Build every feed whose inputs changed and write those whose bytes changed."""
-    site = Site(settings)
-    out = settings.path(settings.feeds.dir)
-    report = FeedReport()
-    heads = store.article_heads()
-    docs = plan_feeds(heads, settings, now or datetime.now(UTC))
+CORPUS = "(corpus)"  # the feed_state row that says what the whole set was built from
+
+
+def _corpus_key(site: Site, store: Store, now: datetime) -> str:
+    """Changes when anything any feed shows could have changed: articles, media, config, month."""
+    parts = [site.config_digest(), store.corpus_key(), store.media_key(), period_of(now)]
+    return "|".join(parts)
+
+
+def _rebuild(
+    site: Site, store: Store, now: datetime, out: Path, report: FeedReport
+) -> dict[str, str]:
+    """Plan every feed, build those whose inputs changed; return the new feed_state."""
+    docs = plan_feeds(store.article_heads(), site.settings, now)
     report.feeds = len(docs)
     images = {h.image_url for d in docs for h in d.heads if h.image_url}
-    enclosures = resolve_enclosures(images, settings, store)
+    enclosures = resolve_enclosures(images, site.settings, store)
     known = store.feed_fingerprints()
-    fingerprints: dict[str, str] = {}
-    changed_urls: list[str] = []
+    state: dict[str, str] = {}
+    site_digest = site.config_digest()
+    # One item per article, shared by the site, section and author feeds that show it.
+    items: dict[int, FeedItem] = {}
+    emails = site.settings.feeds.author_emails
+    writer = BackgroundWriter()
     for doc in docs:
         subtitle = _subtitle(site, doc)
-        digest = fingerprint(site, doc, enclosures, subtitle)
+        digest = fingerprint(site_digest, doc, enclosures, subtitle, emails)
         paths = {name: out / doc.folder / name for name in FILENAMES}
-        if all(known.get(str(p.relative_to(out))) == digest and p.exists() for p in paths.values()):
+        keys = {name: path.relative_to(out).as_posix() for name, path in paths.items()}
+        if all(known.get(keys[n]) == digest and p.exists() for n, p in paths.items()):
             report.unchanged += len(paths)
         else:
-            articles = store.articles_by_ids([h.id for h in doc.heads])
+            missing = [h.id for h in doc.heads if h.id not in items]
+            for article in _items(store.articles_by_ids(missing), enclosures, site):
+                assert article.article.id is not None
+                items[article.article.id] = article
             feed = FeedDoc(
                 folder=doc.folder,
                 title=doc.title,
                 subtitle=subtitle,
-                items=_items(articles, enclosures, site),
+                items=[items[h.id] for h in doc.heads],
                 prev_archive=site.archive_url(doc.folder, doc.periods[-1]) if doc.periods else None,
             )
-            for name, path in paths.items():
-                if _write(path, BUILDERS[name](feed, site), report):
-                    changed_urls.append(site.feed_url(doc.folder, name))
-                fingerprints[str(path.relative_to(out))] = digest
-        _write_archives(site, store, doc, out, report)
-    if settings.feeds.stylesheet:
-        _write(out / "feed.xsl", stylesheet(), report)
-    _write(out / "index.html", index_html(site, docs), report)
-    _write(out / "feeds.opml", opml(site, docs), report)
-    removed_keys: list[str] = []
+            for name, data in build_all(feed, site).items():
+                writer.submit(paths[name], data, site.feed_url(doc.folder, name))
+        state |= dict.fromkeys(keys.values(), digest)
+        for path in _write_archives(site, store, doc, out, writer):
+            state[path.relative_to(out).as_posix()] = "archive"
+    pages = {"index.html": index_html(site, docs), "feeds.opml": opml(site, docs)}
+    if site.settings.feeds.stylesheet:
+        pages["feed.xsl"] = stylesheet()
+    for name, data in pages.items():
+        writer.submit(out / name, data)
+        state[name] = "page"
+    try:
+        written = writer.finish()
+    except OSError as exc:
+        raise FeedError(
+            f"cannot write {exc.filename}: {exc.strerror}", "check [feeds] dir"
+        ) from exc
+    for path, url, changed in written:
+        if changed:
+            report.written.append(path)
+            if url:
+                report.changed_urls.append(url)
+        else:
+            report.unchanged += 1
     for kind in ("section", "author"):
         keep = {d.folder.split("/", 1)[1] for d in docs if d.kind == kind}
-        for folder in remove_stale_groups(out, kind, keep):
-            report.removed.append(folder)
-            removed_keys += [f"{kind}/{folder.name}/{name}" for name in FILENAMES]
-    store.save_feed_fingerprints(fingerprints, removed_keys)
+        report.removed += remove_stale_groups(out, kind, keep)
+    return state
+
+
+def write_feeds(settings: Settings, store: Store, now: datetime | None = None) -> FeedReport:
+    """Build every feed whose inputs changed and write those whose bytes changed.
+
+    When nothing any feed shows has changed since the last run (same articles, media,
+    config and archive month, every file still there), nothing is even planned.
+    """
+    site = Site(settings)
+    out = settings.path(settings.feeds.dir)
+    moment = now or datetime.now(UTC)
+    report = FeedReport()
+    corpus = _corpus_key(site, store, moment)
+    known = store.feed_fingerprints()
+    files = [path for path in known if path != CORPUS]
+    if known.get(CORPUS) == corpus and all((out / path).exists() for path in files):
+        report.unchanged = len(files)
+        report.feeds = sum(1 for path in files if path.endswith("feed.json"))
+    else:
+        state = _rebuild(site, store, moment, out, report)
+        state[CORPUS] = corpus
+        store.save_feed_fingerprints(state, removed=set(known) - set(state))
     if settings.feeds.hubs:
         report.pings = ping_hubs(
-            store, settings.feeds.hubs, changed_urls, settings.feeds.hub_timeout
+            store, settings.feeds.hubs, report.changed_urls, settings.feeds.hub_timeout
         )
     log.info(
         "feeds: %d written, %d unchanged, %d removed",

@@ -50,4 +50,5 @@ def build_json(doc: FeedDoc, site: Site) -> bytes:
             entry["tags"] = tags
         items.append(entry)
     feed["items"] = items
-    return (json.dumps(feed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    # Compact: the C encoder is ten times faster than indented output, and readers don't care.
+    return (json.dumps(feed, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

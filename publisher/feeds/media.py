@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import urllib.error
 import urllib.request
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..config import Settings
@@ -29,18 +29,18 @@ def _guess_mime(url: str) -> str:
     return mimetypes.guess_type(urlsplit(url).path)[0] or ""
 
 
-def _local_file(url: str, settings: Settings) -> Path | None:
-    media_dir = settings.feeds.media_dir
-    site = settings.site.url + "/"
-    if media_dir is None or not url.startswith(site):
+def _local_size(url: str, site_url: str, root: str | None) -> int | None:
+    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one."""
+    if root is None or not url.startswith(site_url):
         return None
-    relative = unquote(urlsplit(url).path).lstrip("/")
-    base_path = urlsplit(site).path.strip("/")
-    if base_path and relative.startswith(base_path + "/"):
-        relative = relative[len(base_path) + 1 :]
-    root = settings.path(media_dir).resolve()
-    candidate = (root / relative).resolve()
-    return candidate if candidate.is_relative_to(root) and candidate.is_file() else None
+    relative = unquote(urlsplit(url[len(site_url) :]).path).lstrip("/")
+    candidate = os.path.normpath(os.path.join(root, relative))
+    if not candidate.startswith(root + os.sep):
+        return None  # "../" must not reach outside the media folder
+    try:
+        return os.stat(candidate).st_size
+    except OSError:
+        return None
 
 
 def _head(url: str, timeout: float) -> tuple[int | None, str]:
@@ -58,17 +58,20 @@ def _head(url: str, timeout: float) -> tuple[int | None, str]:
 def resolve_enclosures(urls: set[str], settings: Settings, store: Store) -> dict[str, Enclosure]:
     """Enclosures for the image URLs whose size and type are known (or learnt now)."""
     found: dict[str, Enclosure] = {}
-    cached = store.media_info(urls)
-    now = now_utc()
+    media_dir = settings.feeds.media_dir
+    root = str(settings.path(media_dir).resolve()) if media_dir is not None else None
+    site_url = settings.site.url + "/"
+    remote = []
     for url in sorted(urls):
-        if not url.startswith(("http://", "https://")):
-            continue
-        local = _local_file(url, settings)
-        if local is not None:
-            mime = _guess_mime(url)
-            if mime:
-                found[url] = Enclosure(url, local.stat().st_size, mime)
-            continue
+        size = _local_size(url, site_url, root)
+        if size is not None:
+            if mime := _guess_mime(url):
+                found[url] = Enclosure(url, size, mime)
+        elif url.startswith(("http://", "https://")):
+            remote.append(url)
+    cached = store.media_info(remote)
+    now = now_utc()
+    for url in remote:
         info = cached.get(url)
         if info is None or (info.length is None and now - info.checked_at > RETRY_AFTER):
             if not settings.feeds.fetch_media:

@@ -7,14 +7,13 @@ fingerprint per feed, and builds and writes nothing.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ..config import Settings
 from ..models import ArticleHead
-from .model import Enclosure, Site, feed_folder
+from .model import Enclosure, feed_folder
 
 
 @dataclass
@@ -36,8 +35,13 @@ class PlannedDoc:
         return True
 
 
-def period_of(moment: datetime) -> str:
-    """Archive periods are calendar months (UTC) of first collection: "2024-09"."""
+def period_of(moment: datetime | str) -> str:
+    """Archive periods are calendar months (UTC) of first collection: "2024-09".
+
+    Accepts a datetime or the database's UTC timestamp text ("2024-09-17 12:50:00").
+    """
+    if isinstance(moment, str):
+        return moment[:7]
     return moment.astimezone(UTC).strftime("%Y-%m")
 
 
@@ -91,19 +95,19 @@ def _dedupe_folders(docs: list[PlannedDoc]) -> list[PlannedDoc]:
 
 
 def fingerprint(
-    site: Site, doc: PlannedDoc, enclosures: dict[str, Enclosure], subtitle: str
+    site_digest: str,
+    doc: PlannedDoc,
+    enclosures: dict[str, Enclosure],
+    subtitle: str,
+    emails: dict[str, str],
 ) -> str:
     """A digest of everything the documents of ``doc`` are built from."""
-    emails = site.settings.feeds.author_emails
-    h = hashlib.sha256(site.config_digest().encode())
     prev = doc.periods[-1] if doc.periods else ""
-    h.update(json.dumps([doc.kind, doc.name, doc.folder, doc.title, subtitle, prev]).encode())
+    parts = [site_digest, doc.kind, doc.name, doc.folder, doc.title, subtitle, prev]
     for head in doc.heads:
         enc = enclosures.get(head.image_url)
-        h.update(
-            json.dumps(
-                [head.guid, head.content_hash, head.updated.isoformat(), emails.get(head.author, ""),
-                 enc and [enc.url, enc.length, enc.mime]]
-            ).encode()
-        )  # fmt: skip
-    return h.hexdigest()
+        parts.append(
+            f"{head.guid}\x1f{head.content_hash}\x1f{head.updated}\x1f{emails.get(head.author, '')}"
+            f"\x1f{enc and (enc.url, enc.length, enc.mime)}"
+        )
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

@@ -5,11 +5,14 @@ feedgen 1.0.0 pitfalls handled here (each has a test):
   duplicate alternate links: entry links are written here, after feedgen, with lxml.
 - ``type="CDATA"`` content is an RSS-only trick that is invalid in Atom: never used.
 - one self link is shared by both outputs, and RSS's channel <link> is the *last* link added
-  (a self link added last becomes the channel's home page): each format gets its own
-  generator, and RSS's home link is set explicitly.
+  (a self link added last becomes the channel's home page): feedgen gets no self link at all;
+  each format's own self link is added afterwards, and RSS's home link is set explicitly.
+  (One generator then serves both formats, which halves the build time.)
 - ``updated``/``lastBuildDate`` default to now, making output unreproducible: both come from
   the newest item, so an unchanged feed has unchanged bytes.
 RSS has no place for hub or archive links, so those are added as atom:link after feedgen.
+The trees come from feedgen's ``_create_rss``/``_create_atom`` (what its ``*_str`` methods
+serialise), pinned by the ``feedgen<2`` requirement, to avoid a serialise-and-parse round trip.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ from .model import FeedDoc, Site
 
 ATOM = "http://www.w3.org/2005/Atom"
 FH = "http://purl.org/syndication/history/1.0"
+DC = "http://purl.org/dc/elements/1.1/"
 
 
-def _generator(doc: FeedDoc, site: Site, self_url: str, self_type: str) -> FeedGenerator:
+def _self_url(doc: FeedDoc, site: Site, name: str) -> str:
+    if doc.archive_of:
+        return site.archive_url(doc.folder, doc.archive_of)
+    return site.feed_url(doc.folder, name)
+
+
+def _generator(doc: FeedDoc, site: Site) -> FeedGenerator:
     fg = FeedGenerator()
-    fg.load_extension("dc", atom=False)  # dc:creator: RSS's author without an email address
-    fg.id(self_url if doc.archive_of else site.feed_url(doc.folder, ""))
+    fg.id(_self_url(doc, site, "") if doc.archive_of else site.feed_url(doc.folder, ""))
     fg.title(doc.title)
     fg.subtitle(doc.subtitle or doc.title)
     fg.language(site.language)
     fg.generator("publisher")
     fg.author(name=site.name)  # Atom requires a feed author when an entry has none
-    fg.link(href=self_url, rel="self", type=self_type)
-    fg.link(href=site.url + "/", rel="alternate", type="text/html")  # last: RSS's <link>
+    fg.link(href=site.url + "/", rel="alternate", type="text/html")
     fg.updated(doc.updated)
     fg.lastBuildDate(doc.updated)
     fg.ttl(site.ttl)
@@ -50,8 +58,7 @@ def _generator(doc: FeedDoc, site: Site, self_url: str, self_type: str) -> FeedG
             if item.author_email:
                 fe.author(name=article.author, email=item.author_email)
             else:
-                fe.author(name=article.author)
-                fe.dc.dc_creator(article.author)
+                fe.author(name=article.author)  # RSS: dc:creator, added in _rss()
         for term in dict.fromkeys([article.section, *article.tags]):
             if term:
                 fe.category(term=term)
@@ -72,8 +79,17 @@ def _atom_link(rel: str, href: str, mime: str = "") -> etree._Element:
     return link
 
 
-def _feed_links(doc: FeedDoc, site: Site) -> list[tuple[str, str, str]]:
-    links = [("hub", hub, "") for hub in site.hubs]
+def _atom_link_bare(rel: str, href: str, mime: str = "") -> etree._Element:
+    link = _atom_link(rel, href, mime)
+    link.tag = "link"
+    return link
+
+
+def _feed_links(doc: FeedDoc, site: Site, name: str) -> list[tuple[str, str, str]]:
+    """The feed-level links feedgen cannot write correctly, self first."""
+    mime = "application/rss+xml" if name == "rss.xml" else "application/atom+xml"
+    links = [("self", _self_url(doc, site, name), mime)]
+    links += [("hub", hub, "") for hub in site.hubs]
     if doc.current:
         links.append(("current", doc.current, "application/atom+xml"))
     if doc.prev_archive:
@@ -82,7 +98,6 @@ def _feed_links(doc: FeedDoc, site: Site) -> list[tuple[str, str, str]]:
 
 
 def _serialise(root: etree._Element, site: Site) -> bytes:
-    etree.indent(root, space="  ")
     body = etree.tostring(root, encoding="UTF-8", xml_declaration=False)
     head = b"<?xml version='1.0' encoding='UTF-8'?>\n"
     if site.stylesheet:
@@ -90,50 +105,59 @@ def _serialise(root: etree._Element, site: Site) -> bytes:
     return head + bytes(body) + b"\n"
 
 
-def build_rss(doc: FeedDoc, site: Site) -> bytes:
+def _rss(fg: FeedGenerator, doc: FeedDoc, site: Site) -> bytes:
     """RSS 2.0 with content:encoded, dc:creator, enclosures, and atom:link self/hub/archive."""
-    self_url = site.feed_url(doc.folder, "rss.xml")
-    fg = _generator(doc, site, self_url, "application/rss+xml")
-    root = etree.fromstring(fg.rss_str(pretty=False))
+    root, _ = fg._create_rss()  # the tree rss_str() would serialise: no parse round trip
     channel = root.find("channel")
     assert channel is not None
     home = channel.find("link")
     assert home is not None
     home.text = site.url + "/"
-    anchor = channel.find(f"{{{ATOM}}}link")  # the self link feedgen wrote
-    if anchor is None:
-        anchor = channel.find("description")
-    position = list(channel).index(anchor) + 1
-    for rel, href, mime in _feed_links(doc, site):
+    # RSS's <author> must be an email address: a name alone goes in dc:creator (feedgen's dc
+    # extension does this too, at several times the cost).
+    for element, item in zip(channel.iterfind("item"), doc.items, strict=True):
+        if item.article.author and not item.author_email:
+            etree.SubElement(element, f"{{{DC}}}creator").text = item.article.author
+    description = channel.find("description")
+    position = list(channel).index(description) + 1
+    for rel, href, mime in _feed_links(doc, site, "rss.xml"):
         channel.insert(position, _atom_link(rel, href, mime))
         position += 1
     return _serialise(root, site)
 
 
-def build_atom(doc: FeedDoc, site: Site) -> bytes:
+def _atom(fg: FeedGenerator, doc: FeedDoc, site: Site) -> bytes:
     """Atom 1.0 with html content, entry links intact, hub and RFC 5005 archive links."""
-    self_url = (
-        site.archive_url(doc.folder, doc.archive_of)
-        if doc.archive_of
-        else site.feed_url(doc.folder, "atom.xml")
-    )
-    fg = _generator(doc, site, self_url, "application/atom+xml")
-    root = etree.fromstring(fg.atom_str(pretty=False))
+    # The tree atom_str() would serialise. Its elements carry bare names under the default
+    # Atom namespace, so ours must too.
+    root, _ = fg._create_atom()
     items = {item.article.guid: item for item in doc.items}
-    for entry in root.iter(f"{{{ATOM}}}entry"):
-        item = items[entry.findtext(f"{{{ATOM}}}id") or ""]
-        for old in entry.findall(f"{{{ATOM}}}link"):
+    for entry in root.iter("entry"):
+        item = items[entry.findtext("id") or ""]
+        for old in entry.findall("link"):
             entry.remove(old)
-        position = list(entry).index(entry.find(f"{{{ATOM}}}title")) + 1
-        entry.insert(position, _atom_link("alternate", item.article.link, "text/html"))
+        position = list(entry).index(entry.find("title")) + 1
+        entry.insert(position, _atom_link_bare("alternate", item.article.link, "text/html"))
         if item.enclosure is not None:
-            enc = _atom_link("enclosure", item.enclosure.url, item.enclosure.mime)
+            enc = _atom_link_bare("enclosure", item.enclosure.url, item.enclosure.mime)
             enc.set("length", str(item.enclosure.length))
             entry.insert(position + 1, enc)
-    position = list(root).index(root.find(f"{{{ATOM}}}link"))
-    for rel, href, mime in _feed_links(doc, site):
-        root.insert(position, _atom_link(rel, href, mime))
+    position = list(root).index(root.find("link"))
+    for rel, href, mime in _feed_links(doc, site, "atom.xml"):
+        root.insert(position, _atom_link_bare(rel, href, mime))
+        position += 1
     if doc.archive_of:  # extension elements must come before the entries
         marker = etree.Element(f"{{{FH}}}archive", nsmap={"fh": FH})
-        root.insert(list(root).index(root.find(f"{{{ATOM}}}title")), marker)
+        root.insert(list(root).index(root.find("title")), marker)
     return _serialise(root, site)
+
+
+def build_xml(doc: FeedDoc, site: Site) -> dict[str, bytes]:
+    """RSS 2.0 and Atom 1.0 for one document, from one feedgen generator."""
+    fg = _generator(doc, site)
+    return {"rss.xml": _rss(fg, doc, site), "atom.xml": _atom(fg, doc, site)}
+
+
+def build_atom(doc: FeedDoc, site: Site) -> bytes:
+    """Atom alone: archive documents (RFC 5005) are Atom only."""
+    return _atom(_generator(doc, site), doc, site)

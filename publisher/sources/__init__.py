@@ -6,16 +6,16 @@ collector can report it (which, where, why) and carry on with the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from ..config import FilesSource, Settings
 from ..errors import ArticleError
-from ..models import Article
+from ..models import Article, Unchanged
 
-SourceItem = Article | ArticleError
+SourceItem = Article | ArticleError | Unchanged
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,15 @@ class SiteContext:
 
 
 class Source(Protocol):
-    """Anything that yields articles (or the error that stood in for one)."""
+    """Anything that yields articles (or the error that stood in for one).
+
+    ``known`` maps article keys to the source digest stored with them; a source that can tell
+    an item is byte-for-byte unchanged yields ``Unchanged`` instead of parsing it again.
+    """
 
     name: str
 
-    def items(self) -> Iterator[SourceItem]: ...
+    def items(self, known: Mapping[str, str]) -> Iterator[SourceItem]: ...
 
 
 def build_sources(settings: Settings) -> list[Source]:

@@ -6,18 +6,22 @@ or moving the site does not duplicate articles, and an edited file updates its a
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from ..errors import ArticleError
+from ..models import Unchanged
 from . import SiteContext, SourceItem
-from .markdown import parse_markdown, unknown_keys
+from .markdown import parse_markdown
 from .scraped import parse_scraped
 
 log = logging.getLogger(__name__)
 
 PARSERS = {".txt": parse_scraped, ".md": parse_markdown, ".markdown": parse_markdown}
+# Part of every source digest: bump when parsing changes so every file is read again once.
+PARSER_VERSION = b"files-1"
 
 
 class FilesystemSource:
@@ -28,7 +32,14 @@ class FilesystemSource:
         self.root = root
         self.site = site
 
-    def items(self) -> Iterator[SourceItem]:
+    def _digest(self, data: bytes) -> str:
+        """What the parsed article depends on: the bytes, the parser, the site's URL and zone."""
+        h = hashlib.sha256(PARSER_VERSION)
+        h.update(f"|{self.site.url}|{self.site.tz.key}|".encode())
+        h.update(data)
+        return h.hexdigest()
+
+    def items(self, known: Mapping[str, str]) -> Iterator[SourceItem]:
         if not self.root.is_dir():
             yield ArticleError(
                 str(self.root), None, "source folder does not exist",
@@ -39,21 +50,26 @@ class FilesystemSource:
             parser = PARSERS.get(path.suffix.lower())
             if parser is None or not path.is_file() or path.name.startswith((".", "_")):
                 continue
-            rel = path.relative_to(self.root).as_posix()
+            key = f"{self.name}:{path.relative_to(self.root).as_posix()}"
             try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as exc:
-                yield ArticleError(
-                    str(path), None, f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-                )
-                continue
+                data = path.read_bytes()
             except OSError as exc:
                 yield ArticleError(str(path), None, f"cannot read: {exc.strerror}")
+                continue
+            digest = self._digest(data)
+            if known.get(key) == digest:
+                yield Unchanged(key)
+                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+                yield ArticleError(str(path), None, reason)
                 continue
             try:
                 article = parser(
                     text,
-                    key=f"{self.name}:{rel}",
+                    key=key,
                     source=self.name,
                     path=str(path),
                     site_url=self.site.url,
@@ -62,6 +78,5 @@ class FilesystemSource:
             except ArticleError as exc:
                 yield exc
                 continue
-            if parser is parse_markdown and (extra := unknown_keys(text)):
-                log.warning("%s: unknown front matter keys ignored: %s", path, ", ".join(extra))
+            article.source_hash = digest
             yield article

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, String, func, insert, select, type_coerce, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +39,7 @@ def _article_from_row(row: RowMapping) -> Article:
         updated=row["updated_at"],
         first_seen=row["first_seen_at"],
         content_hash=row["content_hash"],
+        source_hash=row["source_hash"] or "",
     )
 
 
@@ -59,45 +60,91 @@ def _article_values(article: Article) -> dict[str, Any]:
         "image_credit": article.image_credit,
         "published_at": article.published,
         "content_hash": article.content_hash or article.compute_hash(),
+        "source_hash": article.source_hash or None,
     }
 
 
 class ArticleQueries:
     engine: Engine
 
-    def upsert_article(self, article: Article, guid: str) -> UpsertResult:
-        """Insert a new article, update a changed one (by content hash), or leave it alone.
+    def upsert_article(self, article: Article, guid: str) -> UpsertResult | Literal["duplicate"]:
+        """Insert a new article, update a changed one (by content hash), or leave it alone."""
+        return self.upsert_articles([(article, guid)])[0]
 
-        ``guid`` is stored only with a new article: an edit never changes a feed item's id.
+    def upsert_articles(
+        self, batch: Sequence[tuple[Article, str]]
+    ) -> list[UpsertResult | Literal["duplicate"]]:
+        """Store a batch in one transaction: insert new keys, update changed ones.
+
+        ``guid`` is stored only with a new article: an edit never changes a feed item's id. An
+        article whose link already belongs to another key is a duplicate and is not stored.
         """
-        values = _article_values(article)
+        if not batch:
+            return []
         now = now_utc()
+        c = articles.c
+        keys = [a.key for a, _ in batch]
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(articles.c.id, articles.c.content_hash).where(articles.c.key == article.key)
-            ).first()
-            if row is None:
-                try:
-                    conn.execute(
-                        insert(articles).values(
-                            **values,
-                            guid=guid,
-                            updated_at=article.updated or article.published,
-                            first_seen_at=now,
-                        )
+            existing = {
+                r.key: r
+                for r in conn.execute(
+                    select(c.id, c.key, c.content_hash, c.source_hash).where(c.key.in_(keys))
+                )
+            }
+            owners: dict[str, str] = {}
+            links = select(c.link, c.key).where(c.link.in_([a.link for a, _ in batch]))
+            for link, key in conn.execute(links.order_by(c.id)):
+                owners.setdefault(link, key)
+            results: list[UpsertResult | Literal["duplicate"]] = []
+            inserts: list[dict[str, Any]] = []
+            for article, guid in batch:
+                if owners.setdefault(article.link, article.key) != article.key:
+                    results.append("duplicate")
+                    continue
+                values = _article_values(article)
+                row = existing.get(article.key)
+                if row is None:
+                    updated = article.updated or article.published
+                    inserts.append(
+                        {**values, "guid": guid, "updated_at": updated, "first_seen_at": now}
                     )
-                except IntegrityError:  # a concurrent collect inserted it first
-                    return "unchanged"
-                return "added"
-            if row.content_hash == values["content_hash"]:
-                return "unchanged"
-            conn.execute(
-                update(articles)
-                .where(articles.c.id == row.id)
-                # An edit moves `updated`: to the date the source gives, else to now.
-                .values(**values, updated_at=article.updated or now)
-            )
-            return "updated"
+                    results.append("added")
+                elif row.content_hash == values["content_hash"]:
+                    if row.source_hash != values["source_hash"]:  # same article, reformatted file
+                        conn.execute(
+                            update(articles)
+                            .where(c.id == row.id)
+                            .values(source_hash=values["source_hash"])
+                        )
+                    results.append("unchanged")
+                else:
+                    # An edit moves `updated`: to the date the source gives, else to now.
+                    conn.execute(
+                        update(articles)
+                        .where(c.id == row.id)
+                        .values(**values, updated_at=article.updated or now, changed_at=now)
+                    )
+                    results.append("updated")
+            if inserts:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(articles), inserts)
+                except IntegrityError:  # a concurrent collect inserted some first: go one by one
+                    for i, values in enumerate(inserts):
+                        try:
+                            with conn.begin_nested():
+                                conn.execute(insert(articles).values(**values))
+                        except IntegrityError:
+                            results[results.index("added", i)] = "unchanged"
+        return results
+
+    def source_hashes(self) -> dict[str, str]:
+        """key -> hash of the source file it was read from, so unchanged files are not re-parsed."""
+        query = select(articles.c.key, articles.c.source_hash).where(
+            articles.c.source_hash.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return {key: value for key, value in conn.execute(query)}
 
     def get_article(self, key: str) -> Article | None:
         with self.engine.connect() as conn:
@@ -134,14 +181,28 @@ class ArticleQueries:
             return [_article_from_row(r) for r in conn.execute(query).mappings()]
 
     def article_heads(self) -> list[ArticleHead]:
-        """Every article without its text, newest publication first: what feeds plan with."""
+        """Every article without its text, newest publication first: what feeds plan with.
+
+        Timestamps come back as the database's own text, unparsed: ten thousand rows load in
+        a fraction of the time, and text compares and slices ("2024-09") just as well.
+        """
         c = articles.c
         query = select(
-            c.id, c.guid, c.section, c.author, c.published_at, c.updated_at, c.first_seen_at,
-            c.content_hash, c.image_url,
+            c.id, c.guid, c.section, c.author, type_coerce(c.updated_at, String),
+            type_coerce(c.first_seen_at, String), c.content_hash, c.image_url,
         ).order_by(c.published_at.desc(), c.id.desc())  # fmt: skip
         with self.engine.connect() as conn:
-            return [ArticleHead(*row) for row in conn.execute(query)]
+            return [
+                ArticleHead(r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), r[6], r[7])
+                for r in conn.execute(query)
+            ]
+
+    def corpus_key(self) -> str:
+        """Changes whenever any article is added, edited or deleted (count and newest change)."""
+        query = select(func.count(), func.max(type_coerce(articles.c.changed_at, String)))
+        with self.engine.connect() as conn:
+            count, newest = conn.execute(query).one()
+        return f"{count}|{newest}"
 
     def articles_first_seen_between(
         self,

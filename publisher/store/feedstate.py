@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 
 from .base import now_utc
 from .schema import feed_pings, feed_state, media
@@ -53,6 +53,12 @@ class FeedStateQueries:
                     insert(feed_state),
                     [{"path": p, "fingerprint": f, "written_at": now} for p, f in changed.items()],
                 )
+
+    def media_key(self) -> str:
+        """Changes whenever an enclosure size is learnt or re-checked."""
+        with self.engine.connect() as conn:
+            count, newest = conn.execute(select(func.count(), func.max(media.c.checked_at))).one()
+        return f"{count}|{newest}"
 
     # -- media ------------------------------------------------------------------------------
     def media_info(self, urls: Iterable[str]) -> dict[str, MediaInfo]:

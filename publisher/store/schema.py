@@ -72,6 +72,11 @@ articles = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("content_hash", String(64), nullable=False),
+    # The raw source file's digest: an unchanged file is not even parsed again.
+    Column("source_hash", String(64), nullable=True),
+    # When the stored article last changed (insert or edit): feeds skip all work if the
+    # newest change and the count are what they were last time.
+    Column("changed_at", UTCDateTime, nullable=True),
     Index("ix_articles_published_at", "published_at"),
     Index("ix_articles_section", "section"),
     Index("ix_articles_link", "link"),

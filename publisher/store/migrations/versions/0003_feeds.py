@@ -1,4 +1,4 @@
-"""Feed build state (skip unchanged feeds) and cached enclosure sizes.
+"""Feed build state (skip unchanged feeds), cached enclosure sizes, source file digests.
 
 Revision ID: 0003_feeds
 Revises: 0002
@@ -16,6 +16,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("articles") as batch:
+        batch.add_column(sa.Column("source_hash", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("changed_at", UTCDateTime, nullable=True))
     op.create_index("ix_articles_author", "articles", ["author"])
     op.create_table(
         "feed_state",
@@ -36,3 +39,6 @@ def downgrade() -> None:
     op.drop_table("media")
     op.drop_table("feed_state")
     op.drop_index("ix_articles_author", "articles")
+    with op.batch_alter_table("articles") as batch:
+        batch.drop_column("changed_at")
+        batch.drop_column("source_hash")
