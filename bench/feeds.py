@@ -29,11 +29,38 @@ from publisher.feeds import write_feeds  # noqa: E402
 from publisher.jobs import open_store, run_collect  # noqa: E402
 from publisher.store.schema import feed_state  # noqa: E402
 
-WORDS = (
-    "minister budget court river market storm league election senate harbour energy school "
-    "hospital railway festival drought export bank vaccine border talks reform inflation "
-    "satellite cricket museum police strike water power"
-).split()
+WORDS = [
+    "minister",
+    "budget",
+    "court",
+    "river",
+    "market",
+    "storm",
+    "league",
+    "election",
+    "senate",
+    "harbour",
+    "energy",
+    "school",
+    "hospital",
+    "railway",
+    "festival",
+    "drought",
+    "export",
+    "bank",
+    "vaccine",
+    "border",
+    "talks",
+    "reform",
+    "inflation",
+    "satellite",
+    "cricket",
+    "museum",
+    "police",
+    "strike",
+    "water",
+    "power",
+]
 
 
 def generate(folder: Path, count: int, sections: int, authors: int) -> None:

@@ -141,7 +141,9 @@ def test_feedgen_pitfalls_are_worked_around(settings: Settings, project: Path) -
     # 3. Each format has its own self link, and RSS's <link> is the site, not the feed.
     for data, name in ((atom_bytes, "atom.xml"), (rss_bytes, "rss.xml")):
         links = feedparser.parse(data).feed.links
-        assert [link.href for link in links if link.rel == "self"] == [f"https://news.example.com/feeds/{name}"]
+        assert [link.href for link in links if link.rel == "self"] == [
+            f"https://news.example.com/feeds/{name}"
+        ]
     assert b"feeds/atom.xml" not in rss_bytes and b"feeds/rss.xml" not in atom_bytes
     assert b"<link>https://news.example.com/</link>" in rss_bytes
     # 4. Build dates come from the articles, not the clock: a later rebuild is byte-identical.
