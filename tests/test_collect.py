@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -128,3 +129,43 @@ def test_database_is_sqlite_wal_and_matches_migrations(settings: Settings, proje
     with sqlite3.connect(project / "data" / "publisher.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0003_feeds"
+
+
+def test_unchanged_files_are_not_parsed_again(
+    settings: Settings, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from publisher.sources import files
+
+    with open_store(settings) as store:
+        first = run_collect(settings, store)
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("an unchanged file was parsed again")
+
+        monkeypatch.setitem(files.PARSERS, ".txt", refuse)
+        monkeypatch.setitem(files.PARSERS, ".md", refuse)
+        again = run_collect(settings, store)
+        assert again.unchanged == first.added and again.errors == []
+        # A changed file is parsed (and here refused), the others still are not.
+        seed = project / "content" / SEED
+        seed.write_text(seed.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        with pytest.raises(AssertionError, match="parsed again"):
+            run_collect(settings, store)
+
+
+def test_embeds_become_links(settings: Settings, project: Path) -> None:
+    (project / "content" / "video.md").write_text(
+        "---\ntitle: Video\ndate: 2024-10-01\nsection: tech\n---\n"
+        '<iframe src="https://www.youtube.com/embed/xyz" width="560"></iframe>\n',
+        encoding="utf-8",
+    )
+    with open_store(settings) as store:
+        run_collect(settings, store)
+        article = store.get_article("newsroom:video.md")
+    assert article is not None
+    assert "<iframe" not in article.content_html
+    assert (
+        '<a href="https://www.youtube.com/embed/xyz" rel="noopener noreferrer">'
+        in article.content_html
+        or ('href="https://www.youtube.com/embed/xyz"' in article.content_html)
+    )

@@ -13,7 +13,8 @@ from ..config import Settings
 from ..models import Article
 from ..sources.text import slugify
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The build date of a feed with no items yet (validators call 1970 "implausible").
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Bump when the output of any format changes, so every feed is rebuilt once after an upgrade.
 FORMAT_VERSION = "3"
 FILENAMES = ("rss.xml", "atom.xml", "feed.json")
@@ -44,7 +45,8 @@ class FeedItem:
 
     @property
     def updated(self) -> datetime:
-        return self.article.updated or self.article.published
+        """Never before publication, whatever the source said."""
+        return max(self.article.updated or self.article.published, self.article.published)
 
 
 @dataclass(frozen=True)
