@@ -380,3 +380,22 @@ def test_feeds_check_passes_and_catches_problems(project: Path) -> None:
     bad = cli("feeds", "--check", "--config", config)
     assert bad.exit_code == 1
     assert "is not a tag: URI" in bad.output and "has no time zone" in bad.output
+
+
+def test_author_email_only_when_configured(project: Path) -> None:
+    config = write_config(project)
+    config.write_text(
+        config.read_text().replace(
+            'dir = "feeds"',
+            'dir = "feeds"\nauthor_emails = { "Sara Khan" = "sara@news.example.com" }',
+        )
+    )
+    build(load_settings(config, environ={}))
+    rss = feedparser.parse((project / "feeds" / "rss.xml").read_bytes())
+    by_title = {e.title: e for e in rss.entries}
+    sara = by_title["Stocks Close at Record High as Inflation Cools"]
+    assert sara.author_detail.email == "sara@news.example.com"
+    assert "email" not in by_title[SEED_TITLE].author_detail
+    atom = (project / "feeds" / "atom.xml").read_text()
+    assert atom.count("<email>") == 1 and "<email>sara@news.example.com</email>" in atom
+    assert_valid_atom(project / "feeds" / "atom.xml")
