@@ -38,7 +38,8 @@ def index_html(site: Site, docs: list[PlannedDoc]) -> bytes:
                 f'<a href="{html.escape(site.feed_url(doc.folder, n))}">{FORMAT_NAMES[n]}</a>'
                 for n in FILENAMES
             )
-            rows.append(f"<li><strong>{label}</strong> ({len(doc.heads)} items): {links}</li>")
+            count = f"{len(doc.heads)} item{'' if len(doc.heads) == 1 else 's'}"
+            rows.append(f"<li><strong>{label}</strong> ({count}): {links}</li>")
         if rows:
             sections.append(f"<h2>{heading}</h2>\n<ul>\n" + "\n".join(rows) + "\n</ul>")
     site_doc = next(d for d in docs if d.kind == "site")
