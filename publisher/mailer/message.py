@@ -32,6 +32,7 @@ SOFT_BREAK = b"=\r\n"
 # A bare mailbox: no whitespace, no header or address syntax characters, ASCII only.
 _MAILBOX = re.compile(r"[^@\s<>,;:\"\\()\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200  # a display name longer than this is cut: nobody's name is, and headers stay short
 
 
@@ -46,8 +47,8 @@ class OutgoingMessage:
 
 
 def one_line(text: str) -> str:
-    """Collapse any whitespace, CR and LF included, so a value can never break a header."""
-    return " ".join(text.split())
+    """Collapse whitespace and control characters (CR, LF, NUL...) so a value cannot break a header."""
+    return " ".join(_CONTROL.sub(" ", text).split())
 
 
 def check_mailbox(address: str) -> str:
