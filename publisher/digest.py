@@ -76,6 +76,7 @@ def plan_editions(
     *,
     dry_run: bool = False,
     renderer: Renderer | None = None,
+    archive: bool = True,
 ) -> list[PlannedEdition]:
     """Queue the digest of every subscriber who is due at ``now``; return what was planned.
 
@@ -140,7 +141,7 @@ def plan_editions(
             len(item.article_ids),
             len(item.subscriber_ids),
         )
-    if created:
+    if created and archive:
         _archive(settings, store, renderer, created)
     return planned
 
