@@ -97,7 +97,9 @@ def setup(folder: Path, subscriber_count: int) -> tuple[Settings, Store]:
             "created_at": base,
             "last_article_id": 0,
             "frequency": "daily",
-            "sections": None if combos[i % 20] is None else __import__("json").dumps(combos[i % 20]),
+            "sections": None
+            if combos[i % 20] is None
+            else __import__("json").dumps(combos[i % 20]),
             "bounce_count": 0,
         }
         for i in range(subscriber_count)
@@ -127,7 +129,9 @@ def real_path(settings: Settings, store: Store) -> tuple[int, int, float, float]
     return count, size, plan_seconds, time.perf_counter() - start
 
 
-def naive(settings: Settings, store: Store, subscribers: list[Subscriber], inline_once: bool) -> float:
+def naive(
+    settings: Settings, store: Store, subscribers: list[Subscriber], inline_once: bool
+) -> float:
     """Messages per second building each with EmailMessage (and rendering each, unless once)."""
     edition = store.list_editions(1)[0]
     sender = DigestSender(settings, store, make_renderer(settings))
@@ -135,8 +139,10 @@ def naive(settings: Settings, store: Store, subscribers: list[Subscriber], inlin
     once = renderer.render_digest(sender.context(edition), settings.digest.subject)
     start = time.perf_counter()
     for subscriber in subscribers:
-        rendered = once if inline_once else renderer.render_digest(
-            sender.context(edition), settings.digest.subject
+        rendered = (
+            once
+            if inline_once
+            else renderer.render_digest(sender.context(edition), settings.digest.subject)
         )
         values = sender.personal_values(subscriber, NOW)
         html, text = rendered.personalise(values)
@@ -197,10 +203,14 @@ def main() -> None:
         print(f"inline once, EmailMessage each: {once:.0f} messages/s")
         signing = dkim_cost(settings, store, args.dkim)
         with_dkim = 1000 / (1000 / rate + signing)
-        print(f"DKIM (rsa-sha256, 2048 bit): {signing:.2f} ms a message; with DKIM ~{with_dkim:.0f} messages/s")
+        print(
+            f"DKIM (rsa-sha256, 2048 bit): {signing:.2f} ms a message; with DKIM ~{with_dkim:.0f} messages/s"
+        )
         store.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"bench digest: {rate:.0f} messages/s (baseline {baseline:.1f} messages/s, peak {peak:.0f} MiB)")
+    print(
+        f"bench digest: {rate:.0f} messages/s (baseline {baseline:.1f} messages/s, peak {peak:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

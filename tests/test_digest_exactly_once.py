@@ -22,7 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from publisher.config import Settings, parse_settings
@@ -61,7 +62,9 @@ prefs_strategy = st.fixed_dictionaries(
         "send_hour": st.one_of(st.none(), st.integers(0, 23)),
         "frequency": st.sampled_from(["daily", "daily", "weekly"]),
         "weekday": st.one_of(st.none(), st.integers(0, 6)),
-        "sections": st.one_of(st.none(), st.lists(st.sampled_from(SECTIONS), min_size=1, max_size=3, unique=True)),
+        "sections": st.one_of(
+            st.none(), st.lists(st.sampled_from(SECTIONS), min_size=1, max_size=3, unique=True)
+        ),
     }
 )
 step_strategy = st.fixed_dictionaries(
@@ -127,7 +130,10 @@ def simulate(initial: list[dict[str, object]], steps: list[dict[str, object]]) -
 
 
 def run_simulation(
-    settings: Settings, store: Store, initial: list[dict[str, object]], steps: list[dict[str, object]]
+    settings: Settings,
+    store: Store,
+    initial: list[dict[str, object]],
+    steps: list[dict[str, object]],
 ) -> None:
     now = START
     seen: dict[int, Observed] = {}
@@ -146,7 +152,14 @@ def run_simulation(
         now += timedelta(minutes=int(step["advance"]))  # type: ignore[call-overload]
         for section, hours_back in step["articles"]:  # type: ignore[attr-defined]
             key = f"a{len(arrivals)}"
-            article = Article(key, "sim", key, f"https://news.example.com/{key}", now + timedelta(hours=hours_back), section=section)
+            article = Article(
+                key,
+                "sim",
+                key,
+                f"https://news.example.com/{key}",
+                now + timedelta(hours=hours_back),
+                section=section,
+            )
             store.upsert_article(article, guid=key)
             stored = store.get_article(key)
             assert stored is not None and stored.id is not None
