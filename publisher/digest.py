@@ -98,6 +98,15 @@ def plan_editions(
     for subscriber in due:
         groups[(subscriber.last_article_id, section_key(subscriber.sections))].append(subscriber)
 
+    due_cache: dict[tuple[object, ...], datetime] = {}
+
+    def due_after(s: Subscriber) -> datetime:
+        """next_due for this subscriber's schedule, computed once per distinct schedule."""
+        key = (s.timezone, s.send_hour, s.frequency, s.weekday)
+        if key not in due_cache:
+            due_cache[key] = next_due(cut_at, slot_for(s, settings))
+        return due_cache[key]
+
     variants: dict[tuple[int, ...], NewEdition] = {}
     moves: list[CursorMove] = []
     for (cursor, sections), members in groups.items():
@@ -116,9 +125,7 @@ def plan_editions(
                 variants[key] = NewEdition(kind, variant_name(window, chosen), chosen)
             variants[key].subscriber_ids.extend(s.id for s in members)
         for s in members:
-            moves.append(
-                CursorMove(s.id, cursor, new_cursor, next_due(cut_at, slot_for(s, settings)))
-            )
+            moves.append(CursorMove(s.id, cursor, new_cursor, due_after(s)))
 
     new = sorted(variants.values(), key=lambda v: (v.kind, v.variant))
     if dry_run:

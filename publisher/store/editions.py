@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Integer, func, insert, literal, select, text, update
 
 from ..errors import StoreError
 from ..models import Edition
 from .base import now_utc
-from .schema import articles, deliveries, editions, subscribers
+from .schema import UTCDateTime, articles, deliveries, editions, subscribers
+
+CHUNK = 5000  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
 
 
 @dataclass
@@ -95,46 +104,52 @@ class EditionQueries:
                     int(key[0]), item.kind, cut_at, item.article_ids, "", item.variant
                 )
                 created.append(edition)
-                if item.subscriber_ids:
+                for chunk in _chunks(item.subscriber_ids):
+                    # INSERT ... SELECT: the rows are made by the database, not bound one by one.
                     conn.execute(
-                        insert(deliveries),
-                        [
-                            {
-                                "edition_id": edition.id,
-                                "subscriber_id": sid,
-                                "status": "queued",
-                                "attempts": 0,
-                                "message_id": "",
-                                "last_error": "",
-                                "created_at": now,
-                                "reply": "",
-                            }
-                            for sid in item.subscriber_ids
-                        ],
+                        insert(deliveries).from_select(
+                            [
+                                "edition_id",
+                                "subscriber_id",
+                                "status",
+                                "attempts",
+                                "message_id",
+                                "last_error",
+                                "created_at",
+                                "reply",
+                            ],
+                            select(
+                                literal(edition.id, Integer),
+                                subscribers.c.id,
+                                literal("queued"),
+                                literal(0, Integer),
+                                literal(""),
+                                literal(""),
+                                literal(now, UTCDateTime),
+                                literal(""),
+                            ).where(subscribers.c.id.in_(chunk)),
+                        )
                     )
-            if moves:
-                result = conn.execute(
-                    update(subscribers)
-                    .where(subscribers.c.id == bindparam("sid"))
-                    .where(subscribers.c.last_article_id == bindparam("old"))
-                    .values(last_article_id=bindparam("new"), next_due_at=bindparam("due")),
-                    [
-                        {
-                            "sid": m.subscriber_id,
-                            "old": m.old_cursor,
-                            "new": m.new_cursor,
-                            "due": m.next_due_at,
-                        }
-                        for m in moves
-                    ],
+            # Subscribers moving from the same cursor to the same cursor and due time are updated
+            # together: a handful of statements instead of one per subscriber.
+            together: dict[tuple[int, int, datetime], list[int]] = defaultdict(list)
+            for m in moves:
+                together[(m.old_cursor, m.new_cursor, m.next_due_at)].append(m.subscriber_id)
+            changed = 0
+            for (old, new, due), ids in together.items():
+                for chunk in _chunks(ids):
+                    changed += conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id.in_(chunk))
+                        .where(subscribers.c.last_article_id == old)
+                        .values(last_article_id=new, next_due_at=due)
+                    ).rowcount
+            if changed != len(moves):
+                raise StoreError(
+                    "another planner moved some of these subscribers' cursors meanwhile; "
+                    "nothing was queued",
+                    "run the planner again",
                 )
-                sane = conn.dialect.supports_sane_multi_rowcount
-                if sane and result.rowcount != len(moves):
-                    raise StoreError(
-                        "another planner moved some of these subscribers' cursors meanwhile; "
-                        "nothing was queued",
-                        "run the planner again",
-                    )
         return created
 
     def create_edition(
