@@ -136,13 +136,13 @@ class EditionQueries:
             for m in moves:
                 together[(m.old_cursor, m.new_cursor, m.next_due_at)].append(m.subscriber_id)
             changed = 0
-            for (old, new, due), ids in together.items():
+            for (old, moved_to, due), ids in together.items():
                 for chunk in _chunks(ids):
                     changed += conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id.in_(chunk))
                         .where(subscribers.c.last_article_id == old)
-                        .values(last_article_id=new, next_due_at=due)
+                        .values(last_article_id=moved_to, next_due_at=due)
                     ).rowcount
             if changed != len(moves):
                 raise StoreError(
