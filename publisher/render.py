@@ -173,10 +173,12 @@ class Renderer:
     def render_note(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
         """(subject, inlined HTML, text) of a short note such as ``confirm`` or ``unsubscribed``.
 
-        The subject is the template's ``{% block subject %}``-free first line of the text.
+        The subject is the first line of the text template; the rest is the text part.
         """
+        context = {"date_label": "", "preheader": "", "subject": "", **context}
         text = self._render(f"{name}.txt", context)
         subject, _, body = text.partition("\n")
+        context["subject"] = context["subject"] or subject
         html = inline_css(self._render(f"{name}.html", context))
         return " ".join(subject.split()), html, body.lstrip("\n")
 
