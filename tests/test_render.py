@@ -45,8 +45,10 @@ def test_html_layout_is_table_based_and_accessible(settings: Settings) -> None:
     assert tree.xpath("//table[@width='600']")
     for img in tree.iter("img"):
         assert img.get("alt") and img.get("width") and img.get("height")
-    assert tree.xpath("//div[contains(@class, 'preheader')]")[0].get("style").startswith(
-        "display:none"
+    assert (
+        tree.xpath("//div[contains(@class, 'preheader')]")[0]
+        .get("style")
+        .startswith("display:none")
     )
     assert [h.text for h in tree.iter("h2")]  # sections have headings
     assert tree.xpath("//ul[contains(@class, 'highlights')]/li")
