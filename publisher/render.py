@@ -7,9 +7,11 @@ costs microseconds where premailer costs tens of milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,8 +28,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 PERSONAL_FIELDS = ("greeting", "name", "email", "unsubscribe_url", "preferences_url")
-PLACEHOLDER = re.compile(r"@@P:(" + "|".join(PERSONAL_FIELDS) + r")@@")
-_PLACEHOLDER = PLACEHOLDER
+_FIELDS = "|".join(PERSONAL_FIELDS)
 # premailer logs every CSS property it cannot inline (media queries, :hover) at WARNING.
 logging.getLogger("premailer").setLevel(logging.ERROR)
 logging.getLogger("cssutils").setLevel(logging.CRITICAL)
@@ -76,17 +77,30 @@ class RenderedDigest:
     html: str
     text: str
     preheader: str
+    marker: str = "P"  # the placeholders' per-render nonce (see ``placeholder``)
+
+    @property
+    def placeholder(self) -> re.Pattern[str]:
+        """Matches this render's placeholders; the field name is group 1.
+
+        The nonce is drawn per render, so an article that happens to contain text shaped like
+        a placeholder is never mistaken for one (and never gets a reader's links put in).
+        """
+        return re.compile(f"@@{self.marker}:({_FIELDS})@@")
 
     def personalise(self, values: dict[str, str]) -> tuple[str, str]:
         """(html, text) for one recipient: values escaped for HTML, verbatim in text."""
         missing = set(PERSONAL_FIELDS) - set(values)
         if missing:
             raise RenderError(f"personal values missing: {', '.join(sorted(missing))}")
-        html_part = _PLACEHOLDER.sub(
-            lambda m: html.escape(values[m.group(1)], quote=True), self.html
-        )
-        text_part = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text)
+        pattern = self.placeholder
+        html_part = pattern.sub(lambda m: html.escape(values[m.group(1)], quote=True), self.html)
+        text_part = pattern.sub(lambda m: values[m.group(1)], self.text)
         return html_part, text_part
+
+    def stable_hash(self) -> str:
+        """A hash of the rendered HTML that does not depend on the nonce (for MIME boundaries)."""
+        return hashlib.sha1(self.html.replace(self.marker, "").encode("utf-8")).hexdigest()
 
 
 class Renderer:
@@ -114,7 +128,9 @@ class Renderer:
         except jinja2.TemplateError as exc:
             raise RenderError(f"template {name}: {exc}", "fix the template named") from exc
 
-    def _context(self, ctx: DigestContext, subject_format: str) -> dict[str, Any]:
+    def _context(
+        self, ctx: DigestContext, subject_format: str, marker: str = "P"
+    ) -> dict[str, Any]:
         top = max(ctx.articles, key=lambda a: a.published) if ctx.articles else None
         headline = top.title if top else "Nothing new"
         try:
@@ -143,7 +159,7 @@ class Renderer:
             "web_url": ctx.web_url,
             "archive_url": ctx.archive_url,
             "public": False,
-            "personal": {f: f"@@P:{f}@@" for f in PERSONAL_FIELDS},
+            "personal": {f: f"@@{marker}:{f}@@" for f in PERSONAL_FIELDS},
             **ctx.extra,
         }
 
@@ -152,11 +168,14 @@ class Renderer:
 
         An edition without articles renders the short "nothing new" note instead.
         """
-        context = self._context(ctx, subject_format)
+        marker = "P" + secrets.token_hex(6)
+        context = self._context(ctx, subject_format, marker)
         name = "digest" if ctx.articles else "nothing_new"
         raw_html = self._render(f"{name}.html", context)
         text = self._render(f"{name}.txt", context)
-        return RenderedDigest(context["subject"], inline_css(raw_html), text, context["preheader"])
+        return RenderedDigest(
+            context["subject"], inline_css(raw_html), text, context["preheader"], marker
+        )
 
     def render_public(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:
         """The archive page of a variant: the same digest with no personal values or links."""

@@ -9,7 +9,6 @@ one core build thousands of messages a second where ``EmailMessage`` manages abo
 
 from __future__ import annotations
 
-import hashlib
 import html
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +27,7 @@ from .mailer.message import (
     qp_encode,
 )
 from .models import Edition, Subscriber
-from .render import PLACEHOLDER, DigestContext, RenderedDigest, Renderer
+from .render import DigestContext, RenderedDigest, Renderer
 from .signing import Signer, make_signer
 from .store import Store
 from .tokens import UNSUBSCRIBE_LIFETIME, make_token
@@ -110,9 +109,8 @@ class DigestSender:
         if found is not None and edition.id > 0:
             return found
         rendered = self.renderer.render_digest(self.context(edition), self.settings.digest.subject)
-        digest = hashlib.sha1(rendered.html.encode("utf-8")).hexdigest()[:16]
-        boundary = f"=_digest_{edition.id}_{digest}"
-        body = BodyTemplate.build(rendered.text, rendered.html, PLACEHOLDER, boundary)
+        boundary = f"=_digest_{edition.id}_{rendered.stable_hash()[:16]}"
+        body = BodyTemplate.build(rendered.text, rendered.html, rendered.placeholder, boundary)
         conf = self.settings.digest
         shared: list[tuple[str, str]] = [
             ("From", format_address(conf.from_name or self.settings.site.name, conf.from_address))

@@ -224,3 +224,16 @@ def test_spamassassin_scores_a_digest_below_one(settings: Settings, collected: S
     found = re.search(r"X-Spam-Status: \w+, score=(-?[\d.]+)", report)
     assert found, report[-2000:]
     assert float(found.group(1)) < 1.0, report.split("Content analysis details", 1)[-1][:2000]
+
+
+def test_article_text_shaped_like_a_placeholder_is_left_alone(
+    settings: Settings, collected: Store
+) -> None:
+    article = collected.articles_by_ids([1])[0]
+    article.title = "Quote @@P:unsubscribe_url@@ and @@P:email@@"
+    article.content_hash = ""
+    collected.upsert_article(article, guid=article.guid)
+    text, html = parts(build(settings, collected, Subscriber(7, "ann@example.com", "Ann")))
+    assert "Quote @@P:unsubscribe_url@@ and @@P:email@@" in text
+    assert "Quote @@P:unsubscribe_url@@ and @@P:email@@" in html
+
