@@ -236,4 +236,3 @@ def test_article_text_shaped_like_a_placeholder_is_left_alone(
     text, html = parts(build(settings, collected, Subscriber(7, "ann@example.com", "Ann")))
     assert "Quote @@P:unsubscribe_url@@ and @@P:email@@" in text
     assert "Quote @@P:unsubscribe_url@@ and @@P:email@@" in html
-
