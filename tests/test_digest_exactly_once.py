@@ -2,7 +2,8 @@
 
 Weeks of random article arrivals (some back-dated), subscribers in many zones with their own
 hours, daily or weekly, and sections, who change their settings and join along the way, with the
-planner run at random intervals (sometimes after a long outage). An oracle independent of the
+planner run at random intervals (sometimes after a long outage) and the store reopened now and
+then (a restart). An oracle independent of the
 planner checks, for every subscriber and article:
 
 * no article is ever received twice;
@@ -122,19 +123,17 @@ def simulate(initial: list[dict[str, object]], steps: list[dict[str, object]]) -
             "test",
             environ={},
         )
-        store = Store(settings.database_url, migrate=False)
-        run_simulation(settings, store, initial, steps)
-        store.close()
+        run_simulation(settings, initial, steps)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_simulation(
     settings: Settings,
-    store: Store,
     initial: list[dict[str, object]],
     steps: list[dict[str, object]],
 ) -> None:
+    store = Store(settings.database_url, migrate=False)
     now = START
     seen: dict[int, Observed] = {}
     arrivals: dict[int, tuple[int, str]] = {}  # article id -> (arrived before run, section)
@@ -149,6 +148,9 @@ def run_simulation(
     for prefs in initial:
         join(prefs)
     for run, step in enumerate(steps):
+        if run % 10 == 9:  # a restart: everything the planner needs is in the database
+            store.close()
+            store = Store(settings.database_url, migrate=False)
         now += timedelta(minutes=int(step["advance"]))  # type: ignore[call-overload]
         for section, hours_back in step["articles"]:  # type: ignore[attr-defined]
             key = f"a{len(arrivals)}"
@@ -190,6 +192,7 @@ def run_simulation(
                 assert new.last_article_id == old.last_article_id
                 assert run not in seen[sid].received
 
+    store.close()
     for sid, obs in seen.items():
         got = [a for ids in obs.received.values() for a in ids]
         assert len(got) == len(set(got)), f"subscriber {sid} got an article twice"
