@@ -33,9 +33,9 @@ sys.path.insert(0, str(ROOT))
 from publisher.config import Settings, parse_settings  # noqa: E402
 from publisher.digest import plan_editions  # noqa: E402
 from publisher.mailer import build_message  # noqa: E402
+from publisher.mailer.signing import Signer  # noqa: E402
 from publisher.models import Article, Subscriber  # noqa: E402
 from publisher.sender import DigestSender, make_renderer  # noqa: E402
-from publisher.signing import Signer  # noqa: E402
 from publisher.store import Store  # noqa: E402
 from publisher.store.schema import subscribers as subscribers_table  # noqa: E402
 

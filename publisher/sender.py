@@ -26,9 +26,9 @@ from .mailer.message import (
     one_line,
     qp_encode,
 )
+from .mailer.signing import Signer, make_signer
 from .models import Edition, Subscriber
 from .render import DigestContext, RenderedDigest, Renderer
-from .signing import Signer, make_signer
 from .store import Store
 from .tokens import UNSUBSCRIBE_LIFETIME, make_token
 

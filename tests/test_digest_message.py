@@ -23,9 +23,9 @@ from publisher.config import Settings, load_settings
 from publisher.errors import DeliveryError
 from publisher.jobs import open_store, run_collect
 from publisher.mailer.message import format_address, header_line
+from publisher.mailer.signing import Signer, public_key_base64
 from publisher.models import Edition, Subscriber
 from publisher.sender import DigestSender, make_renderer
-from publisher.signing import Signer, public_key_base64
 from publisher.store import Store
 
 from .conftest import write_config

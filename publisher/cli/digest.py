@@ -12,8 +12,8 @@ from ..digest import plan_editions
 from ..errors import PublisherError
 from ..jobs import run_digest
 from ..mailer import make_transport
+from ..mailer.signing import dns_record, txt_strings
 from ..preview import build_preview, change_preferences, sample_message
-from ..signing import dns_record, txt_strings
 from ..store import Store
 from ..subscribers import validate_email
 from .app import main

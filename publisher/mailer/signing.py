@@ -11,8 +11,8 @@ import base64
 import dkim
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 
-from .config import DkimConfig, Settings
-from .errors import ConfigError, DeliveryError
+from ..config import DkimConfig, Settings
+from ..errors import ConfigError, DeliveryError
 
 # Headers covered by the signature; List-Unsubscribe(-Post) must be for one-click (RFC 8058).
 SIGNED_HEADERS = [
