@@ -21,7 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .archive import write_archive
 from .config import Settings
+from .errors import PublisherError
 from .models import Edition, Subscriber
 from .render import Renderer
 from .schedule import next_due, slot_for
@@ -157,9 +159,6 @@ def _archive(
     settings: Settings, store: Store, renderer: Renderer | None, created: list[Edition]
 ) -> None:
     """Write the new editions' archive pages, index and feed; report, never raise."""
-    from .archive import write_archive  # local: the archive is a side product of planning
-    from .errors import PublisherError
-
     try:
         write_archive(settings, store, renderer or make_renderer(settings), created)
     except (PublisherError, OSError) as exc:

@@ -15,6 +15,7 @@ from datetime import datetime
 from email.utils import format_datetime
 
 from .config import Settings
+from .errors import DeliveryError, RenderError
 from .mailer.message import (
     BodyTemplate,
     OutgoingMessage,
@@ -112,11 +113,16 @@ class DigestSender:
         boundary = f"=_digest_{edition.id}_{rendered.stable_hash()[:16]}"
         body = BodyTemplate.build(rendered.text, rendered.html, rendered.placeholder, boundary)
         conf = self.settings.digest
-        shared: list[tuple[str, str]] = [
-            ("From", format_address(conf.from_name or self.settings.site.name, conf.from_address))
-        ]
-        if conf.reply_to:
-            shared.append(("Reply-To", check_mailbox(conf.reply_to)))
+        try:  # a bad sender address is the operator's to fix, not a reason to fail each delivery
+            sender = format_address(conf.from_name or self.settings.site.name, conf.from_address)
+            shared: list[tuple[str, str]] = [("From", sender)]
+            if conf.reply_to:
+                shared.append(("Reply-To", check_mailbox(conf.reply_to)))
+        except DeliveryError as exc:
+            raise RenderError(
+                f"cannot use the configured sender: {exc.message}",
+                "check [digest] from_address and reply_to",
+            ) from exc
         shared += [
             ("Subject", encode_text_header(rendered.subject)),
             ("List-Id", encode_text_header(self._list_id, "List-Id")),
