@@ -191,7 +191,10 @@ def main() -> None:
         settings, store = setup(Path(tmp), args.subscribers)
         count, size, plan_s, total_s = real_path(settings, store)
         rate = count / total_s
-        print(f"plan: {plan_s:.2f} s for {args.subscribers} subscribers")
+        print(
+            f"plan: {plan_s:.2f} s for {args.subscribers} subscribers, {len(store.list_editions(100))} variants"
+        )
+        print(f"build only: {count / (total_s - plan_s):.0f} messages/s")
         print(
             f"plan + build: {count} messages ({size / count / 1024:.1f} KiB each) in "
             f"{total_s:.2f} s = {rate:.0f} messages/s"
