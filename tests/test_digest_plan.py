@@ -226,3 +226,21 @@ def test_subscribers_set_and_dkim_show(project: Path) -> None:
     shown = cli("dkim", "show", "--config", str(dkim_config))
     assert shown.exit_code == 0, shown.output
     assert shown.output.startswith('d1._domainkey.news.example.com. IN TXT "v=DKIM1; k=rsa; p=MIIB')
+
+
+def test_a_planner_that_lost_a_race_writes_nothing(settings: Settings) -> None:
+    from publisher.errors import StoreError
+    from publisher.store.editions import CursorMove, NewEdition
+
+    with open_store(settings) as store:
+        sub, _ = store.add_subscriber("ann@example.com")
+        run_collect(settings, store)
+        due = datetime(2024, 9, 21, 2, 0, tzinfo=UTC)
+        stale = CursorMove(
+            sub.id, old_cursor=sub.last_article_id + 99, new_cursor=6, next_due_at=due
+        )
+        with pytest.raises(StoreError, match="another planner"):
+            store.queue_editions(due, [NewEdition("digest", "v", [1, 2], [sub.id])], [stale])
+        assert store.list_editions() == [] and store.delivery_counts() == {}
+        again = store.subscriber_by_email("ann@example.com")
+        assert again is not None and again.last_article_id == sub.last_article_id
