@@ -95,7 +95,7 @@ class DigestSender:
         self.store = store
         self.renderer = renderer
         self.signer = signer if signer is not None else make_signer(settings)
-        self._prepared: dict[int, PreparedEdition] = {}
+        self._prepared: dict[tuple[int, tuple[int, ...]], PreparedEdition] = {}
         site = settings.site
         self._domain = site.domain
         self._list_id = f"{one_line(site.name)} digest <digest.{site.domain}>"
@@ -106,8 +106,9 @@ class DigestSender:
 
     def prepare(self, edition: Edition) -> PreparedEdition:
         """Render, inline and encode an edition once; later calls reuse it."""
-        found = self._prepared.get(edition.id)
-        if found is not None and edition.id > 0:
+        key = (edition.id, tuple(edition.article_ids))  # previews all have id 0
+        found = self._prepared.get(key)
+        if found is not None:
             return found
         rendered = self.renderer.render_digest(self.context(edition), self.settings.digest.subject)
         boundary = f"=_digest_{edition.id}_{rendered.stable_hash()[:16]}"
@@ -137,7 +138,7 @@ class DigestSender:
             frozenset(body.html.fields),
             frozenset(body.text.fields),
         )
-        self._prepared[edition.id] = prepared
+        self._prepared[key] = prepared
         return prepared
 
     def rendered(self, edition: Edition) -> RenderedDigest:
