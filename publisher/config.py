@@ -137,6 +137,11 @@ class DigestConfig(_Section):
     outbox: Path = Path("outbox")
     templates_dir: Path | None = None
     max_articles: int = Field(default=100, ge=1)
+    weekday: int = Field(default=0, ge=0, le=6)
+    when_empty: Literal["skip", "note"] = "skip"
+    unsubscribe_mailbox: str = ""
+    archive_dir: Path = Path("archive")
+    archive_url: str = ""
 
     @field_validator("send_time")
     @classmethod
@@ -145,17 +150,39 @@ class DigestConfig(_Section):
             raise ValueError("must be a 24-hour local time 'HH:MM', such as '07:00'")
         return value
 
-    @field_validator("from_address", "reply_to")
+    @field_validator("from_address", "reply_to", "unsubscribe_mailbox")
     @classmethod
     def _address(cls, value: str) -> str:
         if value and not re.fullmatch(r"[^@\s<>\r\n]+@[^@\s<>\r\n]+", value):
             raise ValueError("must be a bare email address such as 'digest@news.example.com'")
         return value
 
+    @field_validator("archive_url")
+    @classmethod
+    def _archive_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(
+                "must be an absolute http(s) URL such as 'https://news.example.com/archive'"
+            )
+        return value.rstrip("/")
+
     @property
     def send_hour_minute(self) -> tuple[int, int]:
         hour, minute = self.send_time.split(":")
         return int(hour), int(minute)
+
+    @property
+    def unsubscribe_address(self) -> str:
+        """Where mailto: unsubscribe requests go: configured, else unsubscribe@<sender domain>."""
+        return self.unsubscribe_mailbox or "unsubscribe@" + self.from_address.rsplit("@", 1)[1]
+
+
+class DkimConfig(_Section):
+    """DKIM signing of every digest; present means on."""
+
+    selector: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
+    domain: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
+    key_path: Path
 
 
 class SmtpConfig(_Section):
@@ -184,6 +211,7 @@ class Settings(_Section):
     feeds: FeedsConfig = FeedsConfig()
     digest: DigestConfig = DigestConfig()
     smtp: SmtpConfig | None = None
+    dkim: DkimConfig | None = None
     scheduler: SchedulerConfig = SchedulerConfig()
     base_dir: Path = Path(".")
 
@@ -198,6 +226,11 @@ class Settings(_Section):
     def path(self, value: Path) -> Path:
         """Resolve a configured path against the config file's folder."""
         return value if value.is_absolute() else (self.base_dir / value)
+
+    @property
+    def archive_url(self) -> str:
+        """Public base URL of the digest archive (``[digest] archive_url`` or site URL + /archive)."""
+        return self.digest.archive_url or self.site.url + "/archive"
 
     @property
     def database_url(self) -> str:

@@ -1,27 +1,46 @@
 """Plan digest editions and turn an edition into each subscriber's message.
 
 Planning and sending are separate steps joined by the deliveries table, the queue and the
-record of truth. Planning moves each subscriber's cursor in the same transaction that queues
-their delivery, so an article is owed until the moment a digest containing it is queued, and
-never after. Sending (``delivery.py``) only ever works from queued rows, so a crash between
-the two loses nothing and repeats nothing.
+record of truth. A planner run finds the subscribers who are due (``next_due_at`` passed, from
+their zone, hour, frequency and weekday; see ``schedule.py``), cuts the articles collected
+since each one's cursor that match their sections, groups subscribers with the same article
+list into one edition variant, and in ONE transaction records the editions, queues a delivery
+per subscriber and moves every due subscriber's cursor to the cut and their next due time on.
+An article is therefore owed until a digest containing it is queued, and never after; articles
+outside a subscriber's sections are passed over with the cut, not owed later. Sending
+(``delivery.py``) only ever works from queued rows, so a crash between the steps loses nothing
+and repeats nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from .archive import write_archive
 from .config import Settings
-from .mailer import OutgoingMessage, build_message
+from .errors import PublisherError
 from .models import Edition, Subscriber
-from .render import DigestContext, RenderedDigest, Renderer
+from .render import Renderer
+from .schedule import next_due, slot_for
+from .sender import DigestSender, make_renderer, message_id
 from .store import Store
-from .tokens import UNSUBSCRIBE_LIFETIME, make_token
+from .store.editions import CursorMove, NewEdition
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "DigestSender",
+    "PlannedEdition",
+    "make_renderer",
+    "message_id",
+    "plan_editions",
+    "section_key",
+]
 
 
 @dataclass
@@ -31,98 +50,116 @@ class PlannedEdition:
     edition: Edition | None
     article_count: int
     subscriber_ids: list[int]
+    variant: str = ""
+    article_ids: list[int] = field(default_factory=list)
+
+
+def section_key(sections: list[str] | None) -> frozenset[str] | None:
+    """Sections compared without case or surrounding space; None (or empty) means all."""
+    if not sections:
+        return None
+    return frozenset(s.strip().casefold() for s in sections if s.strip())
+
+
+def variant_name(window: dict[int, str], ids: list[int]) -> str:
+    """A short, file-safe, stable name: the sections it covers plus a hash of its articles."""
+    if not ids:
+        return "nothing-new"
+    names = sorted({window[i].strip().casefold() or "more" for i in ids})
+    slug = re.sub(r"[^a-z0-9]+", "-", "-".join(names)).strip("-")[:60] or "all"
+    digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:8]
+    return f"{slug}-{digest}"
 
 
 def plan_editions(
-    settings: Settings, store: Store, now: datetime | None = None, *, dry_run: bool = False
+    settings: Settings,
+    store: Store,
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    renderer: Renderer | None = None,
+    archive: bool = True,
 ) -> list[PlannedEdition]:
-    """Queue a digest for every active subscriber who is owed articles.
+    """Queue the digest of every subscriber who is due at ``now``; return what was planned.
 
-    Subscribers with the same cursor are owed the same articles and share one edition.
+    A subscriber never scheduled (new) is due at once. A due subscriber with nothing new gets
+    no email (``[digest] when_empty = "skip"``) or a short note (``"note"``); either way their
+    cursor and next due time move on. After the queue is committed each new edition is written
+    to the archive; a failure there is logged and does not undo the plan.
     """
     cut_at = now or datetime.now(UTC)
-    groups: dict[int, list[Subscriber]] = defaultdict(list)
-    for subscriber in store.active_subscribers():
-        groups[subscriber.last_article_id].append(subscriber)
-    planned: list[PlannedEdition] = []
-    for cursor, members in sorted(groups.items()):
-        articles = store.articles_after(cursor, settings.digest.max_articles)
-        if not articles:
-            continue
-        ids = [a.id for a in articles if a.id is not None]
-        sids = [s.id for s in members]
-        edition = None if dry_run else store.create_edition("daily", cut_at, ids, sids)
-        planned.append(PlannedEdition(edition, len(ids), sids))
-        if edition:
-            log.info("edition %d: %d articles for %d subscribers", edition.id, len(ids), len(sids))
+    cut_id = store.cut_article_id()
+    due = store.due_subscribers(cut_at)
+    if not due:
+        return []
+    low = min(s.last_article_id for s in due)
+    window = dict(store.article_sections(low, cut_id))
+    order = sorted(window)
+    limit = settings.digest.max_articles
+    groups: dict[tuple[int, frozenset[str] | None], list[Subscriber]] = defaultdict(list)
+    for subscriber in due:
+        groups[(subscriber.last_article_id, section_key(subscriber.sections))].append(subscriber)
+
+    due_cache: dict[tuple[object, ...], datetime] = {}
+
+    def due_after(s: Subscriber) -> datetime:
+        """next_due for this subscriber's schedule, computed once per distinct schedule."""
+        key = (s.timezone, s.send_hour, s.frequency, s.weekday)
+        if key not in due_cache:
+            due_cache[key] = next_due(cut_at, slot_for(s, settings))
+        return due_cache[key]
+
+    variants: dict[tuple[int, ...], NewEdition] = {}
+    moves: list[CursorMove] = []
+    for (cursor, sections), members in groups.items():
+        matching = [
+            i
+            for i in order
+            if i > cursor and (sections is None or window[i].strip().casefold() in sections)
+        ]
+        chosen = matching[:limit]
+        # Capped: the rest (and anything skipped after the last chosen) waits for next time.
+        new_cursor = max(cursor, chosen[-1] if len(matching) > limit else cut_id)
+        if chosen or settings.digest.when_empty == "note":
+            key = tuple(chosen)
+            if key not in variants:
+                kind = "digest" if chosen else "note"
+                variants[key] = NewEdition(kind, variant_name(window, chosen), chosen)
+            variants[key].subscriber_ids.extend(s.id for s in members)
+        for s in members:
+            moves.append(CursorMove(s.id, cursor, new_cursor, due_after(s)))
+
+    new = sorted(variants.values(), key=lambda v: (v.kind, v.variant))
+    if dry_run:
+        return [
+            PlannedEdition(None, len(v.article_ids), v.subscriber_ids, v.variant, v.article_ids)
+            for v in new
+        ]
+    created = store.queue_editions(cut_at, new, moves)
+    planned = []
+    for edition, item in zip(created, new, strict=True):
+        planned.append(
+            PlannedEdition(
+                edition, len(item.article_ids), item.subscriber_ids, item.variant, item.article_ids
+            )
+        )
+        log.info(
+            "edition %d (%s): %d articles for %d subscribers",
+            edition.id,
+            edition.variant,
+            len(item.article_ids),
+            len(item.subscriber_ids),
+        )
+    if created and archive:
+        _archive(settings, store, renderer, created)
     return planned
 
 
-class DigestSender:
-    """Turns queued deliveries into messages: one render per edition, cheap per recipient."""
-
-    def __init__(self, settings: Settings, store: Store, renderer: Renderer) -> None:
-        self.settings = settings
-        self.store = store
-        self.renderer = renderer
-        self._rendered: dict[int, RenderedDigest] = {}
-
-    def rendered(self, edition: Edition) -> RenderedDigest:
-        if edition.id not in self._rendered:
-            ctx = DigestContext(
-                site_name=self.settings.site.name,
-                site_url=self.settings.site.url,
-                tz=self.settings.site.tz,
-                cut_at=edition.cut_at,
-                articles=self.store.articles_by_ids(edition.article_ids),
-            )
-            self._rendered[edition.id] = self.renderer.render_digest(
-                ctx, self.settings.digest.subject
-            )
-        return self._rendered[edition.id]
-
-    def personal_values(self, subscriber: Subscriber) -> dict[str, str]:
-        site = self.settings.site
-        token = make_token(site.secret_key, "unsubscribe", subscriber.id, UNSUBSCRIBE_LIFETIME)
-        prefs = make_token(site.secret_key, "preferences", subscriber.id, UNSUBSCRIBE_LIFETIME)
-        return {
-            "greeting": f"Hello {subscriber.name}," if subscriber.name else "Hello,",
-            "name": subscriber.name,
-            "email": subscriber.email,
-            "unsubscribe_url": f"{site.url}/unsubscribe?token={token}",
-            "preferences_url": f"{site.url}/preferences?token={prefs}",
-        }
-
-    def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
-        digest = self.rendered(edition)
-        values = self.personal_values(subscriber)
-        html, text = digest.personalise(values)
-        conf = self.settings.digest
-        return build_message(
-            subject=digest.subject,
-            html=html,
-            text=text,
-            from_name=conf.from_name or self.settings.site.name,
-            from_address=conf.from_address,
-            to_name=subscriber.name,
-            to_address=subscriber.email,
-            message_id=message_id(edition.id, subscriber.id, self.settings.site.domain),
-            date=when,
-            reply_to=conf.reply_to,
-            extra_headers={
-                "List-Id": f"{self.settings.site.name} digest <digest.{self.settings.site.domain}>",
-                "List-Unsubscribe": f"<{values['unsubscribe_url']}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        )
-
-
-def message_id(edition_id: int, subscriber_id: int, domain: str) -> str:
-    """Stable per (edition, subscriber): a resend after a crash is recognisable as the same mail."""
-    return f"<digest.{edition_id}.{subscriber_id}@{domain}>"
-
-
-def make_renderer(settings: Settings) -> Renderer:
-    """A renderer that looks in ``[digest] templates_dir`` first, then the built-in templates."""
-    conf = settings.digest.templates_dir
-    return Renderer(settings.path(conf) if conf else None)
+def _archive(
+    settings: Settings, store: Store, renderer: Renderer | None, created: list[Edition]
+) -> None:
+    """Write the new editions' archive pages, index and feed; report, never raise."""
+    try:
+        write_archive(settings, store, renderer or make_renderer(settings), created)
+    except (PublisherError, OSError) as exc:
+        log.warning("archive not updated: %s", exc)

@@ -7,9 +7,11 @@ costs microseconds where premailer costs tens of milliseconds.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +28,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 PERSONAL_FIELDS = ("greeting", "name", "email", "unsubscribe_url", "preferences_url")
-_PLACEHOLDER = re.compile(r"@@P:(" + "|".join(PERSONAL_FIELDS) + r")@@")
+_FIELDS = "|".join(PERSONAL_FIELDS)
 # premailer logs every CSS property it cannot inline (media queries, :hover) at WARNING.
 logging.getLogger("premailer").setLevel(logging.ERROR)
 logging.getLogger("cssutils").setLevel(logging.CRITICAL)
@@ -50,6 +52,8 @@ class DigestContext:
     cut_at: datetime
     articles: list[Article]
     extra: dict[str, Any] = field(default_factory=dict)
+    web_url: str = ""  # this edition's archive page ("view in your browser")
+    archive_url: str = ""  # the archive's index page
 
     @property
     def date_label(self) -> str:
@@ -73,17 +77,30 @@ class RenderedDigest:
     html: str
     text: str
     preheader: str
+    marker: str = "P"  # the placeholders' per-render nonce (see ``placeholder``)
+
+    @property
+    def placeholder(self) -> re.Pattern[str]:
+        """Matches this render's placeholders; the field name is group 1.
+
+        The nonce is drawn per render, so an article that happens to contain text shaped like
+        a placeholder is never mistaken for one (and never gets a reader's links put in).
+        """
+        return re.compile(f"@@{self.marker}:({_FIELDS})@@")
 
     def personalise(self, values: dict[str, str]) -> tuple[str, str]:
         """(html, text) for one recipient: values escaped for HTML, verbatim in text."""
         missing = set(PERSONAL_FIELDS) - set(values)
         if missing:
             raise RenderError(f"personal values missing: {', '.join(sorted(missing))}")
-        html_part = _PLACEHOLDER.sub(
-            lambda m: html.escape(values[m.group(1)], quote=True), self.html
-        )
-        text_part = _PLACEHOLDER.sub(lambda m: values[m.group(1)], self.text)
+        pattern = self.placeholder
+        html_part = pattern.sub(lambda m: html.escape(values[m.group(1)], quote=True), self.html)
+        text_part = pattern.sub(lambda m: values[m.group(1)], self.text)
         return html_part, text_part
+
+    def stable_hash(self) -> str:
+        """A hash of the rendered HTML that does not depend on the nonce (for MIME boundaries)."""
+        return hashlib.sha1(self.html.replace(self.marker, "").encode("utf-8")).hexdigest()
 
 
 class Renderer:
@@ -111,20 +128,26 @@ class Renderer:
         except jinja2.TemplateError as exc:
             raise RenderError(f"template {name}: {exc}", "fix the template named") from exc
 
-    def render_digest(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:
-        """Render and inline one digest variant."""
-        headline = ctx.articles[0].title if ctx.articles else ""
+    def _context(
+        self, ctx: DigestContext, subject_format: str, marker: str = "P"
+    ) -> dict[str, Any]:
         top = max(ctx.articles, key=lambda a: a.published) if ctx.articles else None
-        headline = top.title if top else headline
-        subject = subject_format.format(
-            site=ctx.site_name, date=ctx.date_label, headline=headline, count=len(ctx.articles)
-        )
+        headline = top.title if top else "Nothing new"
+        try:
+            subject = subject_format.format(
+                site=ctx.site_name, date=ctx.date_label, headline=headline, count=len(ctx.articles)
+            )
+        except (KeyError, IndexError, ValueError) as exc:
+            raise RenderError(
+                f"bad [digest] subject template: {exc}",
+                "use only {site}, {date}, {headline} and {count}",
+            ) from exc
         subject = " ".join(subject.split())  # no CR/LF from a headline can reach the header
         more = len(ctx.articles) - 1
         preheader = headline + (
             f" and {more} more {'story' if more == 1 else 'stories'}" if more > 0 else ""
         )
-        context: dict[str, Any] = {
+        return {
             "site_name": ctx.site_name,
             "site_url": ctx.site_url,
             "date_label": ctx.date_label,
@@ -133,12 +156,50 @@ class Renderer:
             "tz": ctx.tz,
             "subject": subject,
             "preheader": preheader,
-            "personal": {f: f"@@P:{f}@@" for f in PERSONAL_FIELDS},
+            "web_url": ctx.web_url,
+            "archive_url": ctx.archive_url,
+            "public": False,
+            "personal": {f: f"@@{marker}:{f}@@" for f in PERSONAL_FIELDS},
             **ctx.extra,
         }
+
+    def render_digest(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:
+        """Render and inline one digest variant, personal values left as placeholders.
+
+        An edition without articles renders the short "nothing new" note instead.
+        """
+        marker = "P" + secrets.token_hex(6)
+        context = self._context(ctx, subject_format, marker)
+        name = "digest" if ctx.articles else "nothing_new"
+        raw_html = self._render(f"{name}.html", context)
+        text = self._render(f"{name}.txt", context)
+        return RenderedDigest(
+            context["subject"], inline_css(raw_html), text, context["preheader"], marker
+        )
+
+    def render_public(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:
+        """The archive page of a variant: the same digest with no personal values or links."""
+        context = self._context(ctx, subject_format)
+        context["public"] = True
+        context["personal"] = {f: "" for f in PERSONAL_FIELDS}
         raw_html = self._render("digest.html", context)
-        text = self._render("digest.txt", context)
-        return RenderedDigest(subject, inline_css(raw_html), text, preheader)
+        return RenderedDigest(context["subject"], inline_css(raw_html), "", context["preheader"])
+
+    def render_page(self, name: str, context: dict[str, Any]) -> str:
+        """Any other template (archive index, notes), rendered without inlining."""
+        return self._render(name, context)
+
+    def render_note(self, name: str, context: dict[str, Any]) -> tuple[str, str, str]:
+        """(subject, inlined HTML, text) of a short note such as ``confirm`` or ``unsubscribed``.
+
+        The subject is the first line of the text template; the rest is the text part.
+        """
+        context = {"date_label": "", "preheader": "", "subject": "", **context}
+        text = self._render(f"{name}.txt", context)
+        subject, _, body = text.partition("\n")
+        context["subject"] = context["subject"] or subject
+        html = inline_css(self._render(f"{name}.html", context))
+        return " ".join(subject.split()), html, body.lstrip("\n")
 
 
 def inline_css(document: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,15 +68,17 @@ def test_each_article_once_and_temporary_failure_retried(project: Path) -> None:
             assert [m.rcpt_tos for m in sink.messages] == [["ann@example.com"]]
             assert "US Under Secretary John Bass" in sink.messages[0].data.decode()
 
-            # A late article goes in the next digest, and only it.
+            # A late article goes in the next digest (due a day later), and only it.
             add_article(project, "late", "A late arrival")
             run_collect(settings, store)
-            third = run_digest(settings, store)
+            assert run_digest(settings, store).planned == []  # not due again yet
+            tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
+            third = run_digest(settings, store, now=tomorrow)
             assert third.sent.sent == 1
             latest = sink.messages[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "A late arrival" in latest
             assert "John Bass" not in latest
-            assert run_digest(settings, store).sent.sent == 0
+            assert run_digest(settings, store, now=tomorrow + timedelta(days=1)).sent.sent == 0
     finally:
         controller.stop()
 

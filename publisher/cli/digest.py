@@ -1,23 +1,35 @@
-"""Digest commands: ``publisher digest ...``."""
+"""Digest commands: ``publisher digest ...``, ``publisher dkim show``, ``subscribers set``."""
 
 from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
 
 import click
 
 from ..config import Settings
+from ..digest import plan_editions
+from ..errors import PublisherError
 from ..jobs import run_digest
+from ..mailer import make_transport
+from ..mailer.signing import dns_record, txt_strings
+from ..preview import build_preview, change_preferences, sample_message
 from ..store import Store
+from ..subscribers import validate_email
 from .app import main
 from .common import print_digest, with_settings
+from .core import subscribers
+
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 @main.group()
 def digest() -> None:
-    """Plan and send email digests.
+    """Plan, preview and send email digests.
 
     \b
     Example:
-      publisher digest send --dry-run
+      publisher digest plan --dry-run
     """
 
 
@@ -25,7 +37,7 @@ def digest() -> None:
 @click.option("--dry-run", is_flag=True, help="Show who would get what; queue and send nothing.")
 @with_settings
 def digest_send(settings: Settings, store: Store, dry_run: bool) -> None:
-    """Queue a digest for every subscriber owed articles, then send all queued mail.
+    """Queue the digest of every subscriber who is due, then send all queued mail.
 
     Mail goes over SMTP when [smtp] is configured, otherwise into the outbox maildir.
 
@@ -35,3 +47,169 @@ def digest_send(settings: Settings, store: Store, dry_run: bool) -> None:
       publisher digest send --dry-run
     """
     print_digest(run_digest(settings, store, dry_run=dry_run), dry_run)
+
+
+@digest.command("plan")
+@click.option("--dry-run", is_flag=True, help="Show who is due and with what; queue nothing.")
+@with_settings
+def digest_plan(settings: Settings, store: Store, dry_run: bool) -> None:
+    """Queue the digest of every subscriber due now (their zone, hour and frequency).
+
+    Each line is one edition variant: subscribers due now with the same articles share it.
+    Queued digests are sent by `publisher digest send` (or the daemon).
+
+    \b
+    Example:
+      publisher digest plan --dry-run
+      publisher digest plan --config /etc/publisher/config.toml
+    """
+    planned = plan_editions(settings, store, dry_run=dry_run)
+    if not planned:
+        click.echo("plan: nobody is due with anything new")
+    for plan in planned:
+        label = "would queue" if dry_run else f"edition {plan.edition.id if plan.edition else '?'}"
+        click.echo(
+            f"plan: {label} {plan.variant}: {plan.article_count} articles "
+            f"for {len(plan.subscriber_ids)} subscribers"
+        )
+        if dry_run:
+            shown = store.subscribers_by_ids(plan.subscriber_ids[:10])
+            more = len(plan.subscriber_ids) - len(shown)
+            emails = ", ".join(shown[i].email for i in plan.subscriber_ids[:10] if i in shown)
+            click.echo(f"  {emails}" + (f" and {more} more" if more > 0 else ""))
+
+
+def _date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2024-09-18") from None
+
+
+@digest.command("preview")
+@click.option("--subscriber", "email", default=None, help="Preview what this subscriber is owed.")
+@click.option(
+    "--date", "day", default=None, help="Show articles published on this day (YYYY-MM-DD)."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("preview"),
+    show_default=True,
+    help="Folder for digest.html, digest.txt and digest.eml.",
+)
+@with_settings
+def digest_preview(
+    settings: Settings, store: Store, email: str | None, day: str | None, out: Path
+) -> None:
+    """Write a digest's HTML, text and .eml to a folder without queuing or sending anything.
+
+    \b
+    Example:
+      publisher digest preview --subscriber ann@example.com --out /tmp/preview
+      publisher digest preview --date 2024-09-18
+    """
+    subscriber = None
+    if email:
+        subscriber = store.subscriber_by_email(email)
+        if subscriber is None:
+            raise PublisherError(f"no subscriber {email}", "check `publisher subscribers list`")
+    preview = build_preview(settings, store, subscriber, _date(day))
+    click.echo(
+        f"preview: {len(preview.edition.article_ids)} articles for {preview.subscriber.email}"
+    )
+    for path in preview.write(out):
+        click.echo(f"  wrote {path.resolve()}")
+
+
+@digest.command("test-send")
+@click.option("--to", "to", required=True, help="Address that receives the test digest.")
+@click.option(
+    "--date", "day", default=None, help="Show articles published on this day (YYYY-MM-DD)."
+)
+@with_settings
+def digest_test_send(settings: Settings, store: Store, to: str, day: str | None) -> None:
+    """Send one digest of the newest articles to an address; nothing is queued or recorded.
+
+    \b
+    Example:
+      publisher digest test-send --to editor@example.com
+    """
+    message = sample_message(settings, store, validate_email(to), _date(day))
+    transport = make_transport(settings)
+    try:
+        reply = transport.send(message)
+    finally:
+        transport.close()
+    click.echo(f"test-send: sent to {to} via {transport.description}: {reply}")
+
+
+@main.group()
+def dkim() -> None:
+    """DKIM signing of digests.
+
+    \b
+    Example:
+      publisher dkim show
+    """
+
+
+@dkim.command("show")
+@with_settings
+def dkim_show(settings: Settings, store: Store) -> None:
+    """Print the DNS TXT record to publish for the configured [dkim] key.
+
+    \b
+    Example:
+      publisher dkim show --config config.toml
+    """
+    name, value = dns_record(settings)
+    click.echo(f"{name}. IN TXT {txt_strings(value)}")
+
+
+@subscribers.command("set")
+@click.argument("email")
+@click.option("--timezone", default=None, help="IANA zone, e.g. Europe/London.")
+@click.option("--hour", type=click.IntRange(0, 23), default=None, help="Local send hour, 0-23.")
+@click.option("--frequency", type=click.Choice(["daily", "weekly"]), default=None)
+@click.option("--weekday", type=click.Choice(WEEKDAYS), default=None, help="Day of weekly digests.")
+@click.option("--sections", default=None, help="Comma-separated sections; 'all' for every one.")
+@with_settings
+def subscribers_set(
+    settings: Settings,
+    store: Store,
+    email: str,
+    timezone: str | None,
+    hour: int | None,
+    frequency: str | None,
+    weekday: str | None,
+    sections: str | None,
+) -> None:
+    """Change a subscriber's digest preferences; their next due time is recomputed.
+
+    \b
+    Example:
+      publisher subscribers set ann@example.com --timezone Europe/London --hour 7
+      publisher subscribers set ann@example.com --frequency weekly --weekday friday
+      publisher subscribers set ann@example.com --sections politics,business
+    """
+    subscriber = store.subscriber_by_email(email)
+    if subscriber is None:
+        raise PublisherError(f"no subscriber {email}", "check `publisher subscribers list`")
+    prefs: dict[str, object] = {}
+    if timezone is not None:
+        prefs["timezone"] = timezone
+    if hour is not None:
+        prefs["send_hour"] = hour
+    if frequency is not None:
+        prefs["frequency"] = frequency
+    if weekday is not None:
+        prefs["weekday"] = WEEKDAYS.index(weekday)
+    if sections is not None:
+        names = [s.strip() for s in sections.split(",") if s.strip()]
+        prefs["sections"] = None if names in ([], ["all"]) else names
+    updated = change_preferences(settings, store, subscriber, datetime.now().astimezone(), **prefs)
+    due = updated.next_due_at.isoformat() if updated.next_due_at else "now"
+    click.echo(f"{updated.email}: preferences saved; next digest due {due}")

@@ -1,19 +1,39 @@
-"""Build MIME messages: headers that cannot be injected, both parts, stable Message-IDs."""
+"""Build MIME messages: headers that cannot be injected, both parts, stable Message-IDs.
+
+Two builders live here. ``build_message`` uses ``email.message.EmailMessage`` and suits one-off
+mail. ``BodyTemplate`` and ``HeaderBlock`` exist for digests, where the same body goes to
+100,000 people with a few personal values each: the body is quoted-printable encoded **once**
+with a soft line break on each side of every placeholder, so a recipient's value can be encoded
+on its own and dropped in between without re-encoding (or re-wrapping) anything else. A soft
+break (``=`` CRLF) decodes to nothing, so the decoded text is exactly the template with the
+value substituted.
+"""
 
 from __future__ import annotations
 
+import binascii
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 
 from ..errors import DeliveryError
 
 # CRLF for SMTP; long lines allowed (RFC 5322's limit is 998) so that a List-Unsubscribe URL is
 # never turned into an RFC 2047 encoded word, which mail providers would not recognise.
 WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
+CRLF = b"\r\n"
+SOFT_BREAK = b"=\r\n"
+# A bare mailbox: no whitespace, no header or address syntax characters, ASCII only.
+_MAILBOX = re.compile(r"[^@\s<>,;:\"\\()\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_FORBIDDEN = re.compile(r"[\r\n\x00]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_NAME = 200  # a display name longer than this is cut: nobody's name is, and headers stay short
 
 
 @dataclass(frozen=True)
@@ -27,8 +47,121 @@ class OutgoingMessage:
 
 
 def one_line(text: str) -> str:
-    """Collapse any whitespace, CR and LF included, so a value can never break a header."""
-    return " ".join(text.split())
+    """Collapse whitespace and control characters (CR, LF, NUL...) so a value cannot break a header."""
+    return " ".join(_CONTROL.sub(" ", text).split())
+
+
+def check_mailbox(address: str) -> str:
+    """The address if it is a plain ASCII mailbox; DeliveryError (permanent) otherwise.
+
+    An address is never repaired: one carrying CR, LF or header syntax is refused outright.
+    """
+    if not address.isascii() or not _MAILBOX.fullmatch(address) or len(address) > 320:
+        raise DeliveryError(f"invalid recipient address {address!r}", permanent=True)
+    return address
+
+
+def format_address(name: str, address: str) -> str:
+    """``Name <addr>`` with the name quoted, or RFC 2047-encoded when it is not ASCII."""
+    check_mailbox(address)
+    display = one_line(name)[:MAX_NAME]
+    if not display:
+        return address
+    if display.isascii():
+        return formataddr((display, address))
+    encoded = Header(display, "utf-8", header_name="To").encode(linesep="\r\n")
+    return f"{encoded} <{address}>"
+
+
+def encode_text_header(value: str, name: str = "Subject") -> str:
+    """An unstructured header value on one logical line, RFC 2047-encoded if not ASCII."""
+    text = one_line(value)
+    if text.isascii() and len(text) < 900:
+        return text
+    return Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
+
+
+def header_line(name: str, value: str) -> bytes:
+    """``Name: value`` CRLF; refuses a value with a bare CR, LF or NUL (folding excepted)."""
+    unfolded = value.replace("\r\n ", " ").replace("\r\n\t", " ")
+    if _FORBIDDEN.search(name) or _FORBIDDEN.search(unfolded):
+        raise DeliveryError(f"refused header {name}: it contains a line break", permanent=True)
+    return f"{name}: {value}".encode("ascii") + CRLF
+
+
+def qp_encode(text: str) -> bytes:
+    """Quoted-printable, UTF-8, CRLF line ends, lines of at most 76 characters."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode("utf-8")
+    return binascii.b2a_qp(data, quotetabs=False, istext=True, header=False).replace(b"\n", CRLF)
+
+
+@dataclass(frozen=True)
+class PartTemplate:
+    """One text part, encoded once: static chunks with a named value between each pair."""
+
+    chunks: tuple[bytes, ...]
+    fields: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str, placeholder: re.Pattern[str]) -> PartTemplate:
+        """Split at ``placeholder`` (one capturing group: the field name) and encode the rest."""
+        pieces = placeholder.split(text)
+        chunks = tuple(qp_encode(p) for p in pieces[0::2])
+        return cls(chunks, tuple(pieces[1::2]))
+
+    def fill(self, values: Mapping[str, bytes], out: list[bytes]) -> None:
+        """Append the part's encoded bytes to ``out``; ``values`` are already QP-encoded."""
+        chunks = self.chunks
+        out.append(chunks[0])
+        for i, name in enumerate(self.fields):
+            out.append(SOFT_BREAK)
+            out.append(values[name])
+            out.append(SOFT_BREAK)
+            out.append(chunks[i + 1])
+
+
+@dataclass(frozen=True)
+class BodyTemplate:
+    """A multipart/alternative body (text, then HTML) pre-encoded once per edition variant."""
+
+    boundary: str
+    text: PartTemplate
+    html: PartTemplate
+
+    @classmethod
+    def build(
+        cls, text: str, html: str, placeholder: re.Pattern[str], boundary: str
+    ) -> BodyTemplate:
+        if not re.fullmatch(r"=_[A-Za-z0-9._-]{8,60}", boundary):
+            raise ValueError("boundary must start with '=_' (cannot occur in QP) and be short")
+        return cls(
+            boundary, PartTemplate.parse(text, placeholder), PartTemplate.parse(html, placeholder)
+        )
+
+    @property
+    def content_type(self) -> str:
+        return f'multipart/alternative; boundary="{self.boundary}"'
+
+    def render(self, text_values: Mapping[str, bytes], html_values: Mapping[str, bytes]) -> bytes:
+        """The body bytes (after the header block) for one recipient's encoded values."""
+        sep = f"--{self.boundary}\r\n".encode("ascii")
+        part_head = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+        out: list[bytes] = [
+            b"This is a multi-part message in MIME format.\r\n\r\n",
+            sep,
+            b'Content-Type: text/plain; charset="utf-8"\r\n',
+            part_head,
+        ]
+        self.text.fill(text_values, out)
+        out += [CRLF, sep, b'Content-Type: text/html; charset="utf-8"\r\n', part_head]
+        self.html.fill(html_values, out)
+        out.append(f"\r\n--{self.boundary}--\r\n".encode("ascii"))
+        return b"".join(out)
+
+
+def header_block(headers: Sequence[tuple[str, str]]) -> bytes:
+    """Header lines, each checked by ``header_line``."""
+    return b"".join(header_line(name, value) for name, value in headers)
 
 
 def build_message(
@@ -45,10 +178,14 @@ def build_message(
     reply_to: str = "",
     extra_headers: dict[str, str] | None = None,
 ) -> OutgoingMessage:
-    """A multipart/alternative message (text first, HTML preferred) with safe headers."""
+    """A multipart/alternative message (text first, HTML preferred) with safe headers.
+
+    The slow, general path (about 5 ms a message): for one-off mail such as a test send.
+    """
     msg = EmailMessage(policy=WIRE_POLICY)
     msg["Subject"] = one_line(subject)
     msg["From"] = Address(display_name=one_line(from_name), addr_spec=from_address)
+    check_mailbox(to_address)
     try:
         msg["To"] = Address(display_name=one_line(to_name), addr_spec=to_address)
     except (ValueError, IndexError) as exc:

@@ -1,19 +1,156 @@
-"""Queries on editions: cutting one queues its deliveries and moves cursors atomically."""
+"""Queries on editions: cutting them queues deliveries and moves cursors in one transaction."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Integer, func, insert, literal, select, text, update
 
+from ..errors import StoreError
 from ..models import Edition
 from .base import now_utc
-from .schema import deliveries, editions, subscribers
+from .schema import UTCDateTime, articles, deliveries, editions, subscribers
+
+CHUNK = 5000  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+@dataclass
+class NewEdition:
+    """An edition the planner wants recorded, with the subscribers who receive it."""
+
+    kind: str
+    variant: str
+    article_ids: list[int]
+    subscriber_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CursorMove:
+    """Where one due subscriber's cursor and next due time go when the cut is committed."""
+
+    subscriber_id: int
+    old_cursor: int
+    new_cursor: int
+    next_due_at: datetime
+
+
+def safe_max_article_id(conn: Connection) -> int:
+    """The highest article id below which no article can still appear.
+
+    On PostgreSQL ids come from a sequence and an insert with a lower id can commit after one
+    with a higher id; cutting at max(id) could then skip it forever. ``LOCK TABLE ... IN SHARE
+    MODE`` waits for every open transaction that inserted into articles and blocks new inserts
+    until this transaction ends, so every id at or below the max read here is committed (or
+    rolled back for good). SQLite has one writer at a time, so max(id) is already safe there.
+    Callers hold the lock only for this read (their own short transaction).
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("LOCK TABLE articles IN SHARE MODE"))
+    return int(conn.execute(select(func.coalesce(func.max(articles.c.id), 0))).scalar_one())
 
 
 class EditionQueries:
     engine: Engine
+
+    def cut_article_id(self) -> int:
+        """The article id a cut made now may go up to (see ``safe_max_article_id``)."""
+        with self.engine.begin() as conn:
+            return safe_max_article_id(conn)
+
+    def article_sections(self, after: int, upto: int) -> list[tuple[int, str]]:
+        """(id, section) of the articles in (after, upto], in collection order: all a plan needs."""
+        query = (
+            select(articles.c.id, articles.c.section)
+            .where(articles.c.id > after, articles.c.id <= upto)
+            .order_by(articles.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(int(i), str(s)) for i, s in conn.execute(query)]
+
+    def queue_editions(
+        self, cut_at: datetime, new: list[NewEdition], moves: list[CursorMove]
+    ) -> list[Edition]:
+        """Record editions, queue their deliveries, move cursors and due times, all at once.
+
+        One transaction is what makes "every article exactly once" hold: either a subscriber's
+        cursor moved and their delivery is queued, or neither happened and the articles are
+        still owed. A move only applies if the cursor is still what the planner read; if another
+        planner got there first nothing is written and StoreError is raised.
+        """
+        created: list[Edition] = []
+        now = now_utc()
+        with self.engine.begin() as conn:
+            for item in new:
+                key = conn.execute(
+                    insert(editions).values(
+                        kind=item.kind,
+                        cut_at=cut_at,
+                        article_ids=json.dumps(item.article_ids),
+                        subject="",
+                        variant=item.variant,
+                    )
+                ).inserted_primary_key
+                assert key is not None
+                edition = Edition(
+                    int(key[0]), item.kind, cut_at, item.article_ids, "", item.variant
+                )
+                created.append(edition)
+                for chunk in _chunks(item.subscriber_ids):
+                    # INSERT ... SELECT: the rows are made by the database, not bound one by one.
+                    conn.execute(
+                        insert(deliveries).from_select(
+                            [
+                                "edition_id",
+                                "subscriber_id",
+                                "status",
+                                "attempts",
+                                "message_id",
+                                "last_error",
+                                "created_at",
+                                "reply",
+                            ],
+                            select(
+                                literal(edition.id, Integer),
+                                subscribers.c.id,
+                                literal("queued"),
+                                literal(0, Integer),
+                                literal(""),
+                                literal(""),
+                                literal(now, UTCDateTime),
+                                literal(""),
+                            ).where(subscribers.c.id.in_(chunk)),
+                        )
+                    )
+            # Subscribers moving from the same cursor to the same cursor and due time are updated
+            # together: a handful of statements instead of one per subscriber.
+            together: dict[tuple[int, int, datetime], list[int]] = defaultdict(list)
+            for m in moves:
+                together[(m.old_cursor, m.new_cursor, m.next_due_at)].append(m.subscriber_id)
+            changed = 0
+            for (old, moved_to, due), ids in together.items():
+                for chunk in _chunks(ids):
+                    changed += conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id.in_(chunk))
+                        .where(subscribers.c.last_article_id == old)
+                        .values(last_article_id=moved_to, next_due_at=due)
+                    ).rowcount
+            if changed != len(moves):
+                raise StoreError(
+                    "another planner moved some of these subscribers' cursors meanwhile; "
+                    "nothing was queued",
+                    "run the planner again",
+                )
+        return created
 
     def create_edition(
         self,
@@ -23,31 +160,26 @@ class EditionQueries:
         subscriber_ids: list[int],
         subject: str = "",
     ) -> Edition:
-        """Record an edition, queue one delivery per subscriber and move their cursors, at once.
-
-        Doing all three in one transaction is what makes "every article exactly once" hold: either
-        the subscribers are owed this edition (queued rows) or they are still owed the articles.
-        """
+        """Record one edition for these subscribers and move their cursors past its articles."""
         cursor = max(article_ids)
-        now = now_utc()
         with self.engine.begin() as conn:
-            edition_id = conn.execute(
+            key = conn.execute(
                 insert(editions).values(
                     kind=kind, cut_at=cut_at, article_ids=json.dumps(article_ids), subject=subject
                 )
             ).inserted_primary_key
-            assert edition_id is not None
+            assert key is not None
             conn.execute(
                 insert(deliveries),
                 [
                     {
-                        "edition_id": edition_id[0],
+                        "edition_id": key[0],
                         "subscriber_id": sid,
                         "status": "queued",
                         "attempts": 0,
                         "message_id": "",
                         "last_error": "",
-                        "created_at": now,
+                        "created_at": now_utc(),
                     }
                     for sid in subscriber_ids
                 ],
@@ -58,7 +190,7 @@ class EditionQueries:
                 .where(subscribers.c.last_article_id < cursor)
                 .values(last_article_id=cursor)
             )
-        return Edition(int(edition_id[0]), kind, cut_at, article_ids, subject)
+        return Edition(int(key[0]), kind, cut_at, article_ids, subject)
 
     def last_edition_cut_at(self) -> datetime | None:
         with self.engine.connect() as conn:
@@ -76,3 +208,31 @@ class EditionQueries:
             row["subject"],
             row["variant"],
         )
+
+    def list_editions(self, limit: int = 100) -> list[Edition]:
+        """The newest editions first (for the archive index and feed)."""
+        query = select(editions).order_by(editions.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                Edition(
+                    r["id"],
+                    r["kind"],
+                    r["cut_at"],
+                    json.loads(r["article_ids"]),
+                    r["subject"],
+                    r["variant"],
+                )
+                for r in conn.execute(query).mappings()
+            ]
+
+    def edition_deliveries(self, edition_id: int) -> list[int]:
+        """Subscriber ids queued for an edition (tests and reports)."""
+        query = select(deliveries.c.subscriber_id).where(deliveries.c.edition_id == edition_id)
+        with self.engine.connect() as conn:
+            return [int(s) for (s,) in conn.execute(query)]
+
+    def set_edition_subject(self, edition_id: int, subject: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(editions).where(editions.c.id == edition_id).values(subject=subject)
+            )

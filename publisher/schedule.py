@@ -1,0 +1,74 @@
+"""When a subscriber's next digest is due: their local send hour, daily or on their weekday.
+
+Kept apart from the planner and free of I/O so the one rule that decides "due" is easy to test
+across daylight-saving changes. Times are computed on the local wall clock of the subscriber's
+zone and only then turned into UTC, so "07:00" stays 07:00 local through DST. A local time that
+does not exist (the spring-forward gap) resolves to the first moment after the gap; a local
+time that happens twice (fall back) resolves to its first occurrence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .config import Settings
+from .models import Subscriber
+
+FREQUENCIES = ("daily", "weekly")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A subscriber's effective schedule, site defaults filled in."""
+
+    tz: ZoneInfo
+    hour: int
+    minute: int
+    frequency: str
+    weekday: int  # 0 = Monday; used when weekly
+
+
+def slot_for(subscriber: Subscriber, settings: Settings) -> Slot:
+    """The subscriber's schedule with NULL preferences replaced by the site's defaults.
+
+    An unknown zone or hour (bad data in the database) falls back to the site default, so one
+    broken row cannot stop the planner.
+    """
+    site_hour, site_minute = settings.digest.send_hour_minute
+    try:
+        tz = ZoneInfo(subscriber.timezone) if subscriber.timezone else settings.site.tz
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = settings.site.tz
+    hour, minute = site_hour, site_minute
+    if subscriber.send_hour is not None and 0 <= subscriber.send_hour <= 23:
+        hour, minute = subscriber.send_hour, 0
+    frequency = subscriber.frequency if subscriber.frequency in FREQUENCIES else "daily"
+    weekday = subscriber.weekday
+    if weekday is None or not 0 <= weekday <= 6:
+        weekday = settings.digest.weekday
+    return Slot(tz, hour, minute, frequency, weekday)
+
+
+def _at(day: date, slot: Slot) -> datetime:
+    """The UTC instant of the slot's wall-clock time on ``day``.
+
+    zoneinfo reads a time in a spring-forward gap with the offset from before the change
+    (fold=0), which lands just after the gap, and an ambiguous fall-back time as its first
+    occurrence: both what a reader expects.
+    """
+    return datetime.combine(day, time(slot.hour, slot.minute), tzinfo=slot.tz).astimezone(UTC)
+
+
+def next_due(after: datetime, slot: Slot) -> datetime:
+    """The first slot instant strictly after ``after`` (aware), in UTC."""
+    local_day = after.astimezone(slot.tz).date() - timedelta(days=1)
+    for offset in range(0, 10):
+        day = local_day + timedelta(days=offset)
+        if slot.frequency == "weekly" and day.weekday() != slot.weekday:
+            continue
+        due = _at(day, slot)
+        if due > after:
+            return due
+    raise AssertionError("unreachable: a weekly slot occurs within ten days")  # pragma: no cover
