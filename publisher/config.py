@@ -197,9 +197,10 @@ class SmtpConfig(_Section):
 
 
 class SchedulerConfig(_Section):
-    """How often the daemon collects; the digest time is ``digest.send_time``."""
+    """How often the daemon collects, and how often it looks for subscribers who are due."""
 
     collect_every_minutes: int = Field(default=15, ge=1)
+    plan_every_minutes: int = Field(default=5, ge=1, le=60)
 
 
 class Settings(_Section):

@@ -1,8 +1,11 @@
 """APScheduler 3.x wiring, nothing else: the database is the truth, the scheduler a clock.
 
-Collection (followed by a feed rebuild) runs every ``scheduler.collect_every_minutes`` and at
-start; the digest runs daily at ``digest.send_time`` in the site's zone, and once at start if
-today's send time has passed with no edition cut since (a daemon that was down catches up).
+Two interval jobs, both run once at start (a daemon that was down catches up at once):
+- collect every ``scheduler.collect_every_minutes``, then rebuild the feeds;
+- every ``scheduler.plan_every_minutes``, plan the digests of subscribers who are due now
+  (each at their own local hour, zone and frequency; see ``schedule.py``) and send what is
+  queued. Who is due is decided from ``next_due_at`` in the database, so missed ticks,
+  restarts and downtime never skip or repeat a digest.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Settings
@@ -36,17 +38,6 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def digest_missed(settings: Settings, store: Store, now: datetime) -> bool:
-    """True when today's send time has passed and no edition was cut since."""
-    hour, minute = settings.digest.send_hour_minute
-    local_now = now.astimezone(settings.site.tz)
-    due = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if due > local_now:
-        due -= timedelta(days=1)
-    last = store.last_edition_cut_at()
-    return last is None or last < due
-
-
 def build_scheduler(settings: Settings, store: Store) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=settings.site.tz)
 
@@ -54,20 +45,17 @@ def build_scheduler(settings: Settings, store: Store) -> BlockingScheduler:
         report = run_collect(settings, store)
         log.info(
             "collected: %d added, %d updated, %d skipped",
-            report.added,
-            report.updated,
-            len(report.errors),
-        )
+            report.added, report.updated, len(report.errors),
+        )  # fmt: skip
         run_feeds(settings, store)
 
     def digest() -> None:
         report = run_digest(settings, store)
-        log.info(
-            "digest: %d sent, %d to retry, %d failed",
-            report.sent.sent,
-            report.sent.retry,
-            report.sent.failed,
-        )
+        if report.planned or report.sent.sent or report.sent.retry or report.sent.failed:
+            log.info(
+                "digest: %d editions planned; %d sent, %d to retry, %d failed",
+                len(report.planned), report.sent.sent, report.sent.retry, report.sent.failed,
+            )  # fmt: skip
 
     now = datetime.now(UTC)
     scheduler.add_job(
@@ -78,22 +66,15 @@ def build_scheduler(settings: Settings, store: Store) -> BlockingScheduler:
         coalesce=True,
         max_instances=1,
     )
-    hour, minute = settings.digest.send_hour_minute
     scheduler.add_job(
         _guarded("digest", digest),
-        CronTrigger(hour=hour, minute=minute, timezone=settings.site.tz),
+        IntervalTrigger(minutes=settings.scheduler.plan_every_minutes),
         id="digest",
+        # After the first collection, so a catch-up digest has the newest articles.
+        next_run_time=now + timedelta(seconds=5),
         coalesce=True,
         max_instances=1,
-        misfire_grace_time=3600,
     )
-    if digest_missed(settings, store, now):
-        # After collection, so the catch-up digest has today's articles.
-        scheduler.add_job(
-            _guarded("digest catch-up", digest),
-            id="digest-catch-up",
-            next_run_time=now + timedelta(seconds=5),
-        )
     return scheduler
 
 
@@ -107,7 +88,9 @@ def run_daemon(settings: Settings, store: Store) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("publisher daemon started; collect every %d min, digest at %s %s",
-             settings.scheduler.collect_every_minutes, settings.digest.send_time, settings.site.timezone)  # fmt: skip
+    log.info(
+        "publisher daemon started; collect every %d min, digests planned every %d min",
+        settings.scheduler.collect_every_minutes, settings.scheduler.plan_every_minutes,
+    )  # fmt: skip
     scheduler.start()
     log.info("publisher daemon stopped")

@@ -7,12 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import timedelta
 from pathlib import Path
 
 from publisher.config import load_settings
-from publisher.jobs import open_store, run_collect, run_digest
-from publisher.scheduler import build_scheduler, digest_missed
+from publisher.jobs import open_store
+from publisher.scheduler import build_scheduler
 
 from .conftest import write_config
 
@@ -26,24 +26,21 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:  # type: ignore[no-untyp
     return False
 
 
-def test_jobs_and_catch_up(project: Path) -> None:
-    settings = load_settings(write_config(project, extra='send_time = "07:00"'), environ={})
+def test_jobs_run_at_start_and_on_their_intervals(project: Path) -> None:
+    config = write_config(project, extra="")
+    config.write_text(
+        config.read_text() + "\n[scheduler]\ncollect_every_minutes = 7\nplan_every_minutes = 3\n"
+    )
+    settings = load_settings(config, environ={})
     with open_store(settings) as store:
-        # 08:00 in Karachi is 03:00 UTC: today's 07:00 has passed and nothing was ever cut.
-        after_send = datetime(2024, 9, 18, 3, 0, tzinfo=UTC)
-        assert digest_missed(settings, store, after_send)
-        store.add_subscriber("ann@example.com")
-        run_collect(settings, store)
-        run_digest(settings, store, now=after_send)
-        assert not digest_missed(settings, store, after_send)
-        # The next morning it is due again.
-        assert digest_missed(settings, store, datetime(2024, 9, 19, 3, 0, tzinfo=UTC))
         scheduler = build_scheduler(settings, store)
         jobs = {job.id: job for job in scheduler.get_jobs()}
-        assert {"collect", "digest"} <= set(jobs)
-        assert "hour='7'" in str(jobs["digest"].trigger) and "minute='0'" in str(
-            jobs["digest"].trigger
-        )
+    assert set(jobs) == {"collect", "digest"}
+    assert jobs["collect"].trigger.interval.total_seconds() == 7 * 60
+    assert jobs["digest"].trigger.interval.total_seconds() == 3 * 60
+    # Both run at start (a daemon that was down catches up), digest just after collect.
+    assert jobs["collect"].next_run_time < jobs["digest"].next_run_time
+    assert jobs["digest"].next_run_time - jobs["collect"].next_run_time < timedelta(seconds=10)
 
 
 def test_daemon_collects_catches_up_and_stops_on_sigterm(project: Path) -> None:

@@ -30,7 +30,7 @@ def collect(settings: Settings, store: Store) -> None:
 )
 @with_settings
 def run(settings: Settings, store: Store, once: bool) -> None:
-    """Run the daemon (collect on a schedule, digest daily), or every step once.
+    """Run the daemon (collect and plan digests on a schedule), or every step once.
 
     Without --once it runs until Ctrl-C or SIGTERM.
 
@@ -48,7 +48,7 @@ def run(settings: Settings, store: Store, once: bool) -> None:
 
     click.echo(
         f"publisher daemon: collecting every {settings.scheduler.collect_every_minutes} min, "
-        f"digest at {settings.digest.send_time} {settings.site.timezone}; Ctrl-C to stop"
+        f"digests planned every {settings.scheduler.plan_every_minutes} min; Ctrl-C to stop"
     )
     run_daemon(settings, store)
 
