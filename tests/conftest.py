@@ -146,3 +146,18 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def make_rsa_key(path: Path, bits: int = 2048) -> Path:
+    """A throwaway RSA private key (PEM), made with openssl, so no key lives in the repo."""
+    import subprocess
+
+    subprocess.run(
+        ["openssl", "genrsa", "-out", str(path), str(bits)], check=True, capture_output=True
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def dkim_key_pem(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return make_rsa_key(tmp_path_factory.mktemp("dkim") / "dkim.pem").read_bytes()

@@ -187,8 +187,8 @@ def test_rfc8058_and_identity_headers(settings: Settings, collected: Store) -> N
     assert "https://news.example.com/archive/2024-09-20/golden-edition.html" in html
 
 
-def test_dkim_signature_verifies(project: Path, collected: Store) -> None:
-    shutil.copy(DATA / "dkim_test.pem", project / "dkim.pem")
+def test_dkim_signature_verifies(project: Path, collected: Store, dkim_key_pem: bytes) -> None:
+    (project / "dkim.pem").write_bytes(dkim_key_pem)
     extra = '\n[dkim]\nselector = "digest"\ndomain = "news.example.com"\nkey_path = "dkim.pem"\n'
     settings = load_settings(write_config(project, extra=extra), environ={})
     reader = Subscriber(id=7, email="ann@example.com", name="Zoë Reader")

@@ -197,7 +197,7 @@ def test_plan_preview_test_send_and_archive_commands(project: Path, smtp_server)
     )
 
 
-def test_subscribers_set_and_dkim_show(project: Path) -> None:
+def test_subscribers_set_and_dkim_show(project: Path, dkim_key_pem: bytes) -> None:
     config = str(project / "config.toml")
     cli("subscribers", "add", "ann@example.com", "--config", config)
     result = cli(
@@ -216,9 +216,7 @@ def test_subscribers_set_and_dkim_show(project: Path) -> None:
     assert bad.exit_code == 1 and "unknown time zone" in bad.output
     missing = cli("dkim", "show", "--config", config)
     assert missing.exit_code == 1 and "[dkim]" in missing.output
-    (project / "dkim.pem").write_bytes(
-        (Path(__file__).parent / "data" / "dkim_test.pem").read_bytes()
-    )
+    (project / "dkim.pem").write_bytes(dkim_key_pem)
     dkim_config = write_config(
         project,
         extra='\n[dkim]\nselector = "d1"\ndomain = "news.example.com"\nkey_path = "dkim.pem"\n',
