@@ -12,9 +12,17 @@ from .base import StoreBase, make_engine
 from .deliveries import DeliveryQueries
 from .editions import EditionQueries
 from .subscribers import SubscriberQueries
+from .suppression import SuppressionQueries
 
 
-class Store(ArticleQueries, SubscriberQueries, EditionQueries, DeliveryQueries, StoreBase):
+class Store(
+    ArticleQueries,
+    SubscriberQueries,
+    EditionQueries,
+    DeliveryQueries,
+    SuppressionQueries,
+    StoreBase,
+):
     """Articles, subscribers, editions and deliveries in one database."""
 
 
