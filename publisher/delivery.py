@@ -67,7 +67,7 @@ def make_worker_id() -> str:
 def backoff(conf: DeliveryConfig, attempts: int, rng: random.Random | None = None) -> float:
     """Exponential backoff with "equal jitter": half fixed, half random, capped."""
     cap = min(conf.backoff_max_seconds, conf.backoff_seconds * 2 ** max(0, attempts - 1))
-    return cap / 2 + (rng or random).uniform(0, cap / 2)
+    return float(cap / 2 + (rng or random).uniform(0, cap / 2))
 
 
 def make_limiter(conf: DeliveryConfig, store: Store) -> RateLimiter:
@@ -110,7 +110,11 @@ class _Recorder:
             return
         attempts = delivery.attempts + 1
         if failure.permanent or attempts >= self.conf.max_attempts:
-            why = failure.reply if failure.permanent else f"gave up after {attempts} attempts: {failure.reply}"
+            why = (
+                failure.reply
+                if failure.permanent
+                else f"gave up after {attempts} attempts: {failure.reply}"
+            )
             hard = failure.bounce and failure.permanent
             suppressed = self.store.record_attempt(
                 delivery,
@@ -120,7 +124,9 @@ class _Recorder:
                 message_id=message.message_id,
                 bounce_threshold=self.conf.suppress_after_bounces if hard else 0,
             )
-            self._count("failed", f"{message.recipient}: {why}", message.recipient if suppressed else "")
+            self._count(
+                "failed", f"{message.recipient}: {why}", message.recipient if suppressed else ""
+            )
             return
         wait = backoff(self.conf, attempts)
         self.store.record_attempt(
@@ -202,7 +208,9 @@ def send_pending(
                 subscriber = subscribers.get(delivery.subscriber_id)
                 if subscriber is None or subscriber.status != "active":
                     state = subscriber.status if subscriber else "gone"
-                    email = subscriber.email if subscriber else f"subscriber {delivery.subscriber_id}"
+                    email = (
+                        subscriber.email if subscriber else f"subscriber {delivery.subscriber_id}"
+                    )
                     recorder.skip(delivery, "suppressed", f"subscriber is {state}", email)
                     continue
                 if delivery.edition_id not in editions:

@@ -240,7 +240,9 @@ def make_transport_factory(settings: Settings) -> TransportChoice:
             settings.delivery.connections,
         )
     if kind == "null":
-        return TransportChoice(NullTransport.description, NullTransport, settings.delivery.connections)
+        return TransportChoice(
+            NullTransport.description, NullTransport, settings.delivery.connections
+        )
     outbox = settings.path(settings.digest.outbox)
     # One writer: a maildir is a local folder, and several writers only contend on it.
     return TransportChoice(f"maildir {outbox}", lambda: MaildirTransport(outbox), 1)
