@@ -171,27 +171,31 @@ class SmtpTransport:
             raise SendFailure(f"MAIL FROM via {self.description} failed: {exc}") from exc
         try:
             if code != 250:
-                self._reset(conn)
+                self._reset(conn, code)
                 raise _failure(code, reply, "MAIL FROM")
             code, reply = conn.rcpt(message.recipient)
             if code not in (250, 251):
-                self._reset(conn)
+                self._reset(conn, code)
                 raise _failure(code, reply, "RCPT TO", bounce=code >= 500)
             code, reply = conn.data(message.data)
         except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
-            self._reset(conn)
+            self._reset(conn, exc.smtp_code)
             raise _failure(exc.smtp_code, exc.smtp_error, "DATA") from exc
         except (OSError, smtplib.SMTPException) as exc:
             # Dropped or timed out mid-transaction: the server may or may not have the message.
             self._drop()
             raise SendFailure(f"connection to {self.description} lost: {exc}") from exc
         if code != 250:
-            self._reset(conn)
+            self._reset(conn, code)
             raise _failure(code, reply, "end of DATA")
         self._sent_on_conn += 1
         return f"{code} {_text(reply)}"
 
-    def _reset(self, conn: smtplib.SMTP) -> None:
+    def _reset(self, conn: smtplib.SMTP, code: int) -> None:
+        """Forget the failed transaction; after 421 the server is closing, so reconnect."""
+        if code == 421:
+            self._drop()
+            return
         try:
             conn.rset()
         except (OSError, smtplib.SMTPException):
