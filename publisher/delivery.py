@@ -24,6 +24,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from datetime import UTC, datetime, timedelta
 
 from .config import DeliveryConfig, Settings
@@ -32,7 +33,7 @@ from .errors import DeliveryError
 from .mailer import OutgoingMessage, SendFailure, TransportChoice, make_transport_factory
 from .mailer.pool import SenderPool
 from .mailer.ratelimit import RateLimiter
-from .models import Delivery, Edition
+from .models import Delivery, Edition, Subscriber
 from .render import Renderer
 from .store import Store
 
@@ -57,6 +58,15 @@ class SendReport:
 
 
 Progress = Callable[[SendReport], None]
+
+
+class MessageBuilder(Protocol):
+    """Builds one subscriber's message for an edition (``digest.DigestSender`` in production;
+    benchmarks and crash tests pass prebuilt messages to measure the queue alone)."""
+
+    def message(
+        self, edition: Edition, subscriber: Subscriber, when: datetime
+    ) -> OutgoingMessage: ...
 
 
 def make_worker_id() -> str:
@@ -174,6 +184,7 @@ def send_pending(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     worker: str | None = None,
+    builder: MessageBuilder | None = None,
 ) -> SendReport:
     """Send every due delivery (queued, retries whose time has come, expired claims).
 
@@ -184,7 +195,7 @@ def send_pending(
     choice = transport or make_transport_factory(settings)
     stop = stop or threading.Event()
     worker = worker or make_worker_id()
-    sender = DigestSender(settings, store, renderer or make_renderer(settings))
+    sender = builder or DigestSender(settings, store, renderer or make_renderer(settings))
     recorder = _Recorder(store, conf, worker, progress)
     pool: SenderPool[Delivery] = SenderPool(
         choice.factory, choice.connections, make_limiter(conf, store), recorder.handle, stop

@@ -22,6 +22,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
+from publisher.digest import message_id
+from publisher.mailer import OutgoingMessage
+from publisher.models import Edition, Subscriber
 from publisher.store import Store
 from publisher.store.schema import subscribers
 
@@ -129,3 +132,22 @@ def smtp_extra(port: int, *, delivery: str = "", smtp: str = "") -> str:
         f'\n[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 10\n{smtp}\n'
         f"[delivery]\n{delivery}\n"
     )
+
+
+class PrebuiltMessages:
+    """A cheap ``MessageBuilder``: one small fixed body, per subscriber only the envelope,
+    To and the real Message-ID. Tests that measure the queue (not MIME building) use it."""
+
+    def __init__(self, domain: str = "news.example.com", body: bytes = b"Hello.\r\n" * 40) -> None:
+        self.domain = domain
+        self.body = body
+
+    def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
+        mid = message_id(edition.id, subscriber.id, self.domain)
+        head = (
+            f"From: digest@{self.domain}\r\nTo: {subscriber.email}\r\nMessage-ID: {mid}\r\n"
+            f"Subject: digest {edition.id}\r\n\r\n"
+        )
+        return OutgoingMessage(
+            f"digest@{self.domain}", subscriber.email, mid, head.encode() + self.body
+        )
