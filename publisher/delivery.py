@@ -24,8 +24,8 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from .config import DeliveryConfig, Settings
 from .digest import DigestSender, make_renderer

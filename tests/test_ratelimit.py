@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_per_second_pace_and_window_hold_for_reservations_made_at_once() -> None
     limiter = RateLimiter(per_second=100, clock=clock)
     times = [limiter.reserve() for _ in range(350)]
     assert times[0] == clock.t
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.01 - 1e-9
     # No 100 sends closer together than a second plus the guard.
     assert min(b - a for a, b in zip(times, times[100:], strict=False)) >= 1.05 - 1e-9
