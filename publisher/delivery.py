@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.engine import Connection
+
 from .config import DeliveryConfig, Settings
 from .digest import DigestSender, make_renderer
 from .errors import DeliveryError
@@ -36,6 +38,7 @@ from .mailer.ratelimit import RateLimiter
 from .models import Delivery, Edition, Subscriber
 from .render import Renderer
 from .store import Store
+from .store.deliveries import Attempt
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +95,86 @@ def make_limiter(conf: DeliveryConfig, store: Store) -> RateLimiter:
     return limiter
 
 
+class GroupCommit:
+    """Commit attempts from several sending threads together, each thread waiting for its own.
+
+    The first thread to arrive while no commit runs becomes the leader: it commits every
+    attempt queued so far in one transaction, then wakes the others; those that arrived during
+    that commit form the next group. A thread never takes its next message before its result
+    is committed, so the duplicate window stays one message per connection, while the
+    database sees one commit per group instead of one per message.
+    """
+
+    def __init__(self, store: Store, worker: str) -> None:
+        self.store = store
+        self.worker = worker
+        self._cond = threading.Condition()
+        self._pending: list[_Waiting] = []
+        self._committing = False
+        self.commits = 0  # how many transactions recorded how many attempts: the grouping
+        self.recorded = 0
+        self._conn: Connection | None = None  # used by one leader at a time
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def record(self, attempt: Attempt) -> bool:
+        """Commit ``attempt`` (with whoever else is waiting); True if it suppressed someone."""
+        mine = _Waiting(attempt)
+        with self._cond:
+            self._pending.append(mine)
+            while not mine.done and self._committing:
+                self._cond.wait()
+            if mine.done:
+                return mine.result(self.worker)
+            self._committing = True
+            group, self._pending = self._pending, []
+            self.commits += 1
+            self.recorded += len(group)
+        try:
+            if self._conn is None:
+                self._conn = self.store.engine.connect()
+            results = self.store.record_attempts(
+                [w.attempt for w in group], self.worker, self._conn
+            )
+            for waiting, result in zip(group, results, strict=True):
+                waiting.suppressed = result
+        except BaseException as exc:
+            self.close()  # a connection in an unknown state is not reused
+            for waiting in group:
+                waiting.error = exc
+        finally:
+            with self._cond:
+                for waiting in group:
+                    waiting.done = True
+                self._committing = False
+                self._cond.notify_all()
+        return mine.result(self.worker)
+
+
+@dataclass
+class _Waiting:
+    attempt: Attempt
+    done: bool = False
+    suppressed: bool = False
+    error: BaseException | None = None
+
+    def result(self, worker: str) -> bool:
+        if self.error is not None:
+            raise self.error
+        return self.suppressed
+
+
 class _Recorder:
     """Turns one transport result into the row's next state, committed in the sending thread."""
 
     def __init__(
         self, store: Store, conf: DeliveryConfig, worker: str, progress: Progress | None
     ) -> None:
-        self.store = store
         self.conf = conf
-        self.worker = worker
+        self.commits = GroupCommit(store, worker)
         self.progress = progress
         self.report = SendReport()
         self.lock = threading.Lock()
@@ -112,56 +186,43 @@ class _Recorder:
         reply: str | None,
         failure: SendFailure | None,
     ) -> None:
+        mid = message.message_id
         if failure is None:
-            self.store.record_attempt(
-                delivery, self.worker, "sent", reply or "", message_id=message.message_id
-            )
+            self.commits.record(Attempt(delivery, "sent", reply or "", mid))
             self._count("sent")
             return
         attempts = delivery.attempts + 1
         if failure.permanent or attempts >= self.conf.max_attempts:
-            why = (
-                failure.reply
-                if failure.permanent
-                else f"gave up after {attempts} attempts: {failure.reply}"
-            )
+            why = failure.reply
+            if not failure.permanent:
+                why = f"gave up after {attempts} attempts: {why}"
             hard = failure.bounce and failure.permanent
-            suppressed = self.store.record_attempt(
-                delivery,
-                self.worker,
-                "failed",
-                why,
-                message_id=message.message_id,
-                bounce_threshold=self.conf.suppress_after_bounces if hard else 0,
+            threshold = self.conf.suppress_after_bounces if hard else 0
+            suppressed = self.commits.record(
+                Attempt(delivery, "failed", why, mid, bounce_threshold=threshold)
             )
-            self._count(
-                "failed", f"{message.recipient}: {why}", message.recipient if suppressed else ""
-            )
+            self._count("failed", f"{message.recipient}: {why}", suppressed, message.recipient)
             return
         wait = backoff(self.conf, attempts)
-        self.store.record_attempt(
-            delivery,
-            self.worker,
-            "retry",
-            failure.reply,
-            message_id=message.message_id,
-            next_attempt_at=datetime.now(UTC) + timedelta(seconds=wait),
-        )
+        later = datetime.now(UTC) + timedelta(seconds=wait)
+        self.commits.record(Attempt(delivery, "retry", failure.reply, mid, later))
         self._count("retry", f"{message.recipient}: {failure.reply} (retry in {wait:.0f} s)")
 
     def skip(self, delivery: Delivery, outcome: str, reason: str, recipient: str) -> None:
         """Record a delivery that is not sent at all (inactive subscriber, unusable address)."""
-        self.store.record_attempt(delivery, self.worker, outcome, reason)
+        self.commits.record(Attempt(delivery, outcome, reason))
         self._count(outcome, f"{recipient}: {reason}")
 
-    def _count(self, outcome: str, error: str = "", suppressed: str = "") -> None:
+    def _count(
+        self, outcome: str, error: str = "", suppressed: bool = False, who: str = ""
+    ) -> None:
         with self.lock:
             setattr(self.report, outcome, getattr(self.report, outcome) + 1)
             if error:
                 self.report.errors.append(error)
                 log.warning("delivery to %s (%s)", error, outcome)
             if suppressed:
-                self.report.newly_suppressed.append(suppressed)
+                self.report.newly_suppressed.append(who)
             if self.progress is not None:
                 self.progress(self.report)
 
@@ -236,6 +297,7 @@ def send_pending(
                 pool.put(delivery, message)
     finally:
         pool.close()
+        recorder.commits.close()
         done.set()
         keeper.join()
         released = store.release_claims(worker)

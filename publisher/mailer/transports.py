@@ -163,7 +163,7 @@ class SmtpTransport:
     def _transaction(self, conn: smtplib.SMTP, message: OutgoingMessage) -> str:
         """MAIL, RCPT, DATA by hand: sendmail() hides the final reply we want to record."""
         try:
-            code, reply = conn.mail(message.sender)
+            code, reply = _command(conn, "mail", "FROM:", message.sender)
         except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             raise _StaleConnection from exc
         except (OSError, smtplib.SMTPException) as exc:
@@ -173,11 +173,11 @@ class SmtpTransport:
             if code != 250:
                 self._reset(conn, code)
                 raise _failure(code, reply, "MAIL FROM")
-            code, reply = conn.rcpt(message.recipient)
+            code, reply = _command(conn, "rcpt", "TO:", message.recipient)
             if code not in (250, 251):
                 self._reset(conn, code)
                 raise _failure(code, reply, "RCPT TO", bounce=code >= 500)
-            code, reply = conn.data(message.data)
+            code, reply = _data(conn, message.data)
         except smtplib.SMTPDataError as exc:  # DATA itself refused (no 354)
             self._reset(conn, exc.smtp_code)
             raise _failure(exc.smtp_code, exc.smtp_error, "DATA") from exc
@@ -206,6 +206,33 @@ class SmtpTransport:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 self._conn.quit()
             self._drop()
+
+
+def _command(conn: smtplib.SMTP, verb: str, prefix: str, address: str) -> tuple[int, bytes]:
+    """MAIL/RCPT without smtplib's address re-parsing (~50 us each); our addresses are checked
+    when stored. Non-ASCII addresses take smtplib's own path."""
+    if not address.isascii() or any(c in address for c in "<>\r\n "):
+        return conn.mail(address) if verb == "mail" else conn.rcpt(address)
+    conn.putcmd(verb, f"{prefix}<{address}>")
+    return conn.getreply()
+
+
+def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA with dot-stuffing by ``bytes.replace``: smtplib's regex costs ~0.3 ms per 40 KB.
+
+    Our messages are CRLF throughout (``WIRE_POLICY``), so every line start follows a CRLF.
+    """
+    conn.putcmd("data")
+    code, reply = conn.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    stuffed = data.replace(b"\r\n.", b"\r\n..")
+    if stuffed.startswith(b"."):
+        stuffed = b"." + stuffed
+    if not stuffed.endswith(b"\r\n"):
+        stuffed += b"\r\n"
+    conn.send(stuffed + b".\r\n")
+    return conn.getreply()
 
 
 class _StaleConnection(Exception):

@@ -10,17 +10,76 @@ writers, so the same statement is already exclusive there). A row whose lease ha
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Delivery
 from .base import now_utc
-from .schema import deliveries, delivery_attempts, subscribers
+from .schema import UTCDateTime, deliveries, delivery_attempts, subscribers
 from .suppression import count_bounce
+
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
+# milliseconds (busy_timeout). Our own sending threads therefore take turns here instead: it
+# costs nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
+_SQLITE_WRITES = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one try at a delivery, as the sender hands it to the store.
+
+    ``outcome`` is sent, retry, failed or suppressed (not sent at all); ``bounce_threshold``
+    > 0 marks a hard bounce, counted toward suppression at that threshold.
+    """
+
+    delivery: Delivery
+    outcome: str
+    reply: str
+    message_id: str = ""
+    next_attempt_at: datetime | None = None
+    bounce_threshold: int = 0
+
+
+# Built once: constructing a Core statement per message costs more than executing it.
+_RECORD = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claimed_by == bindparam("b_worker"))
+    .values(
+        status=bindparam("b_status"),
+        reply=bindparam("b_reply"),
+        last_error=bindparam("b_error"),
+        claimed_by=None,
+        lease_until=None,
+        next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+        attempts=deliveries.c.attempts + bindparam("b_inc", type_=Integer()),
+        message_id=case(
+            (bindparam("b_mid", type_=Text()) == "", deliveries.c.message_id),
+            else_=bindparam("b_mid", type_=Text()),
+        ),
+        sent_at=func.coalesce(bindparam("b_sent", type_=UTCDateTime()), deliveries.c.sent_at),
+    )
+)
+
+_HISTORY = insert(delivery_attempts)
 
 
 def delivery_from_row(r: RowMapping) -> Delivery:
@@ -42,6 +101,22 @@ def delivery_from_row(r: RowMapping) -> Delivery:
 class DeliveryQueries:
     engine: Engine
 
+    @contextmanager
+    def _writing(self, held: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction; our threads take turns on SQLite (see ``_SQLITE_WRITES``).
+
+        ``held`` is a connection the caller keeps open (the group committer's): it saves a
+        pool checkout per commit.
+        """
+        turn = _SQLITE_WRITES if self.engine.dialect.name == "sqlite" else nullcontext()
+        with turn:
+            if held is None:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with held.begin():
+                    yield held
+
     # -- the queue ------------------------------------------------------------------------
     def claim_deliveries(
         self, worker: str, limit: int, lease_seconds: float, now: datetime | None = None
@@ -62,7 +137,7 @@ class DeliveryQueries:
             deliveries.c.status == "queued",
         ]
         claimed: list[Delivery] = []
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             for where in kinds:
                 if len(claimed) >= limit:
                     break
@@ -87,7 +162,7 @@ class DeliveryQueries:
     def renew_leases(self, worker: str, lease_seconds: float) -> int:
         """Extend the lease on every row ``worker`` still holds (it is alive and working)."""
         lease = now_utc() + timedelta(seconds=lease_seconds)
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             return conn.execute(
                 update(deliveries)
                 .where(deliveries.c.claimed_by == worker, deliveries.c.status == "claimed")
@@ -96,7 +171,7 @@ class DeliveryQueries:
 
     def release_claims(self, worker: str) -> int:
         """Give back every row ``worker`` holds and did not send: tried ones to retry, others to queued."""
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             released = 0
             for tried, status in ((False, "queued"), (True, "retry")):
                 attempted = deliveries.c.attempts > 0 if tried else deliveries.c.attempts == 0
@@ -111,49 +186,52 @@ class DeliveryQueries:
                 ).rowcount
             return released
 
-    def record_attempt(
-        self,
-        delivery: Delivery,
-        worker: str,
-        outcome: str,
-        reply: str,
-        *,
-        message_id: str = "",
-        next_attempt_at: datetime | None = None,
-        bounce_threshold: int = 0,
-    ) -> bool:
-        """Record one attempt's outcome, its history row, and a hard bounce, in one commit.
+    def record_attempts(
+        self, attempts: Sequence[Attempt], worker: str, held: Connection | None = None
+    ) -> list[bool]:
+        """Record several attempts (outcome, history row, hard bounce) in one commit.
 
-        ``outcome`` is sent, retry, failed or suppressed. Returns whether the subscriber was
-        suppressed by this bounce (``bounce_threshold`` > 0 means the attempt was a hard bounce).
+        Used for group commit: every sending thread that got a reply while a commit was in
+        progress joins the next one. Rows no longer claimed by ``worker`` are left alone.
+        Returns, per attempt, whether its hard bounce suppressed the subscriber.
         """
         now = now_utc()
-        values: dict[str, Any] = {
-            "status": outcome,
-            "reply": reply,
-            "claimed_by": None,
-            "lease_until": None,
-            "next_attempt_at": next_attempt_at,
-        }
-        if outcome != "suppressed":
-            values["attempts"] = deliveries.c.attempts + 1
-        if message_id:
-            values["message_id"] = message_id
-        if outcome == "sent":
-            values["sent_at"] = now
-            values["last_error"] = ""
-        else:
-            values["last_error"] = reply
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id == delivery.id, deliveries.c.claimed_by == worker)
-                .values(**values)
-            )
-            _history(conn, delivery.id, outcome, reply, now)
-            if bounce_threshold:
-                return count_bounce(conn, delivery.subscriber_id, bounce_threshold)
-        return False
+        rows = [
+            {
+                "b_id": a.delivery.id,
+                "b_worker": worker,
+                "b_status": a.outcome,
+                "b_reply": a.reply,
+                "b_error": "" if a.outcome == "sent" else a.reply,
+                "b_next": a.next_attempt_at,
+                "b_inc": 0 if a.outcome == "suppressed" else 1,
+                "b_mid": a.message_id,
+                "b_sent": now if a.outcome == "sent" else None,
+            }
+            for a in attempts
+        ]
+        history = [
+            {
+                "delivery_id": a.delivery.id,
+                "attempted_at": now,
+                "outcome": a.outcome,
+                "reply": a.reply,
+            }
+            for a in attempts
+        ]
+        with self._writing(held) as conn:
+            conn.execute(_RECORD, rows)
+            conn.execute(_HISTORY, history)
+            return [
+                count_bounce(conn, a.delivery.subscriber_id, a.bounce_threshold)
+                if a.bounce_threshold
+                else False
+                for a in attempts
+            ]
+
+    def record_attempt(self, attempt: Attempt, worker: str) -> bool:
+        """Record one attempt; see ``record_attempts``."""
+        return self.record_attempts([attempt], worker)[0]
 
     def make_retries_due(self, edition_id: int | None = None) -> int:
         """Let every delivery waiting for a retry go at once (the operator asked for it)."""
@@ -243,11 +321,3 @@ class DeliveryQueries:
         )
         with self.engine.connect() as conn:
             return [delivery_from_row(r) for r in conn.execute(query).mappings()]
-
-
-def _history(conn: Connection, delivery_id: int, outcome: str, reply: str, at: datetime) -> None:
-    conn.execute(
-        insert(delivery_attempts).values(
-            delivery_id=delivery_id, attempted_at=at, outcome=outcome, reply=reply
-        )
-    )
