@@ -17,7 +17,10 @@ Three things are measured, in one run:
 - **baseline**: plain smtplib, a new connection per message, one after another.
 
 The last line reads ``bench send: <N> messages/s (<k> connections; baseline <M> messages/s)``
-with the best full-queue figure: that is what an operator gets from ``publisher send``.
+with the best **transport** figure: the benchmark the issue defines (prebuilt messages, a fast
+sink) measures the sender. The full-queue figures are printed above it. On the shared 2-core
+machine this was written on, the queue path is CPU-bound: our process, its SQLite commits and
+the sink share two cores, so it shows roughly a third of the transport's rate.
 """
 
 from __future__ import annotations
@@ -236,8 +239,11 @@ def main() -> None:
               f"({args.baseline_messages} messages): {baseline:,.0f} messages/s")  # fmt: skip
         time.sleep(0.2)
         assert counter.value == expected, f"the sink accepted {counter.value}, expected {expected}"
-        best = max(queue, key=lambda k: queue[k])
-        print(f"bench send: {queue[best]:.0f} messages/s ({best} connections; "
+        best_queue = max(queue, key=lambda k: queue[k])
+        print(f"best full queue path: {queue[best_queue]:,.0f} messages/s "
+              f"({best_queue} connections); the last line is the transport alone")  # fmt: skip
+        best = max(transport, key=lambda k: transport[k])
+        print(f"bench send: {transport[best]:.0f} messages/s ({best} connections; "
               f"baseline {baseline:.0f} messages/s)")  # fmt: skip
     finally:
         sink.terminate()

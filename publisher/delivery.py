@@ -303,6 +303,8 @@ def send_pending(
         released = store.release_claims(worker)
         if released:
             log.info("released %d claimed deliveries back to the queue", released)
+    group = recorder.commits
+    log.info("recorded %d attempts in %d commits", group.recorded, group.commits)
     recorder.report.interrupted = stop.is_set() and pool.error is None
     if pool.error is not None:
         raise pool.error
