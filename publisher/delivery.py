@@ -128,7 +128,7 @@ class GroupCommit:
             while not mine.done and self._committing:
                 self._cond.wait()
             if mine.done:
-                return mine.result(self.worker)
+                return mine.result()
             self._committing = True
             group, self._pending = self._pending, []
             self.commits += 1
@@ -151,7 +151,7 @@ class GroupCommit:
                     waiting.done = True
                 self._committing = False
                 self._cond.notify_all()
-        return mine.result(self.worker)
+        return mine.result()
 
 
 @dataclass
@@ -161,7 +161,7 @@ class _Waiting:
     suppressed: bool = False
     error: BaseException | None = None
 
-    def result(self, worker: str) -> bool:
+    def result(self) -> bool:
         if self.error is not None:
             raise self.error
         return self.suppressed

@@ -83,9 +83,10 @@ def send(settings: Settings, store: Store) -> None:
     total = store.due_count()
     with stop_on_signals() as stop:
         if sys.stderr.isatty():
+            from rich.console import Console
             from rich.progress import Progress
 
-            with Progress(transient=False) as bar:
+            with Progress(console=Console(stderr=True)) as bar:
                 task = bar.add_task("sending", total=total)
                 report, via = run_send(
                     settings,

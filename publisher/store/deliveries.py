@@ -308,16 +308,3 @@ class DeliveryQueries:
         )
         with self.engine.connect() as conn:
             return [t for (t,) in conn.execute(query)]
-
-    # -- the skeleton's interface, kept for callers that drain without claiming -----------
-    def pending_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[Delivery]:
-        """Deliveries not yet sent (queued, or waiting for another attempt), oldest first."""
-        query = (
-            select(deliveries)
-            .where(deliveries.c.status.in_(["queued", "retry"]))
-            .where(deliveries.c.id > after_id)
-            .order_by(deliveries.c.id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [delivery_from_row(r) for r in conn.execute(query).mappings()]
