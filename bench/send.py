@@ -18,9 +18,9 @@ Three things are measured, in one run:
 
 The last line reads ``bench send: <N> messages/s (<k> connections; baseline <M> messages/s)``
 with the best **transport** figure: the benchmark the issue defines (prebuilt messages, a fast
-sink) measures the sender. The full-queue figures are printed above it. On the shared 2-core
-machine this was written on, the queue path is CPU-bound: our process, its SQLite commits and
-the sink share two cores, so it shows roughly a third of the transport's rate.
+sink) measures the sender. The full-queue figures are printed above it. Both depend on the
+machine: the sender, its SQLite commits and the sink share the cores, so on a busy 2-core
+machine the queue path drops to about half of its idle figure.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def main() -> None:
         for k in (1, 4, 8):
             queue[k] = bench_queue(port, k, args.messages, folder)
             expected += args.messages
-            print(f"full queue path (SQLite claim + commit per message), {k} connection(s): "
+            print(f"full queue path (SQLite claims, each reply committed), {k} connection(s): "
                   f"{queue[k]:,.0f} messages/s")  # fmt: skip
         baseline = bench_baseline(port, args.baseline_messages)
         expected += args.baseline_messages

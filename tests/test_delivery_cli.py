@@ -116,3 +116,18 @@ def test_a_dead_senders_claims_are_resumed_after_the_lease(project: Path) -> Non
             assert rows[claimed[0].id].attempts == 2  # resumed as it was, not re-queued
             assert rows[claimed[1].id].attempts == 1
     assert set(handler.per_recipient().values()) == {1}
+
+
+def test_transport_is_chosen_in_config(project: Path) -> None:
+    null = write_config(project, extra='\n[delivery]\ntransport = "null"\nconnections = 2\n')
+    with open_store(load_settings(null, environ={})) as store:
+        add_subscribers(store, ["ann@example.com", "bob@example.com"])
+    assert cli("collect", "--config", str(null)).exit_code == 0
+    result = cli("digest", "send", "--config", str(null))
+    assert "2 sent, 0 to retry, 0 failed, via null (messages discarded)" in result.output
+    assert not (project / "outbox").exists()
+
+    broken = write_config(project, extra='\n[delivery]\ntransport = "smtp"\n')
+    failed = cli("send", "--config", str(broken))
+    assert failed.exit_code == 1
+    assert "no [smtp] table" in failed.output and "hint:" in failed.output
