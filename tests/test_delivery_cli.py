@@ -131,3 +131,22 @@ def test_transport_is_chosen_in_config(project: Path) -> None:
     failed = cli("send", "--config", str(broken))
     assert failed.exit_code == 1
     assert "no [smtp] table" in failed.output and "hint:" in failed.output
+
+
+def test_an_unreachable_server_stops_the_run_without_losing_mail(project: Path) -> None:
+    from .conftest import free_port
+
+    config = write_config(project, extra=smtp_extra(free_port(), delivery="connections = 2"))
+    settings = load_settings(config, environ={})
+    with open_store(settings) as store:
+        add_subscribers(store, [f"r{i}@example.com" for i in range(30)])
+        run_collect(settings, store)
+        plan_editions(settings, store)
+    result = cli("send", "--config", str(config))
+    assert result.exit_code == 1
+    assert "tries in a row" in result.output and "hint:" in result.output
+    with open_store(settings) as store:
+        counts = store.delivery_counts()
+        assert "claimed" not in counts and "failed" not in counts
+        assert sum(counts.values()) == 30
+        assert counts.get("retry", 0) <= 2 * 2  # at most two failed connects per connection

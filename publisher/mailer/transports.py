@@ -96,6 +96,9 @@ def tls_context(conf: SmtpConfig) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(conf.ca_file) if conf.ca_file else None)
 
 
+GIVE_UP_AFTER_CONNECTS = 3
+
+
 class SmtpTransport:
     """One reused SMTP connection, reopened after a drop or after N messages."""
 
@@ -104,6 +107,7 @@ class SmtpTransport:
         self.description = f"SMTP {conf.host}:{conf.port} ({conf.security})"
         self._conn: smtplib.SMTP | None = None
         self._sent_on_conn = 0
+        self._failed_connects = 0
         self._context = tls_context(conf) if conf.security != "none" else None
 
     def _connect(self) -> smtplib.SMTP:
@@ -133,8 +137,19 @@ class SmtpTransport:
             if conn is not None:
                 with contextlib.suppress(OSError):
                     conn.close()
+            self._failed_connects += 1
+            if self._failed_connects >= GIVE_UP_AFTER_CONNECTS:
+                # The server is down or unreachable: stop the run rather than spend every
+                # queued message's attempts on it. Unsent claims go back to the queue.
+                raise TransportFatal(
+                    f"cannot connect to {self.description} "
+                    f"({self._failed_connects} tries in a row): {exc}",
+                    "check [smtp] host, port and security, and that the server is up; "
+                    "then run `publisher send` again",
+                ) from exc
             raise SendFailure(f"cannot connect to {self.description}: {exc}") from exc
         self._sent_on_conn = 0
+        self._failed_connects = 0
         return conn
 
     def _drop(self) -> None:
