@@ -57,7 +57,7 @@ def add_article(project: Path, name: str) -> None:
 
 def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) -> None:
     handler = FaultyHandler(
-        p_rcpt=0.10, p_data=0.10, p_drop=0.03, refuse=lambda a: a.startswith("bad"), seed=5
+        p_rcpt=0.20, p_data=0.20, p_drop=0.03, refuse=lambda a: a.startswith("bad"), seed=5
     )
     with smtp_server(handler) as server:
         settings = load_settings(
