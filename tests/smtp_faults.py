@@ -49,6 +49,7 @@ class FaultyHandler:
     seed: int = 1
     arrivals: list[Arrival] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
+    contents: list[bytes] = field(default_factory=list)  # raw message data, in arrival order
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -89,6 +90,7 @@ class FaultyHandler:
             if not line:
                 break
         with self.lock:
+            self.contents.append(envelope.original_content or envelope.content)
             for rcpt in envelope.rcpt_tos:
                 self.arrivals.append(Arrival(rcpt, message_id, time.monotonic()))
         return "250 2.0.0 queued"

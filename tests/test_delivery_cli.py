@@ -150,3 +150,21 @@ def test_an_unreachable_server_stops_the_run_without_losing_mail(project: Path) 
         assert "claimed" not in counts and "failed" not in counts
         assert sum(counts.values()) == 30
         assert counts.get("retry", 0) <= 2 * 2  # at most two failed connects per connection
+
+
+def test_dot_stuffing_and_line_endings_survive_the_wire(project: Path) -> None:
+    from publisher.config import SmtpConfig
+    from publisher.mailer import OutgoingMessage, SmtpTransport
+
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=server.port, security="none"))
+        body = b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\n.\nstill body\r\n"
+        reply = transport.send(OutgoingMessage("a@example.com", "b@example.com", "<m@x>", body))
+        transport.close()
+    assert reply.startswith("250")
+    [arrival] = handler.arrivals
+    assert arrival.recipient == "b@example.com"
+    assert handler.contents == [
+        b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\r\n.\r\nstill body\r\n"
+    ]
