@@ -50,6 +50,7 @@ class FaultyHandler:
     arrivals: list[Arrival] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
     contents: list[bytes] = field(default_factory=list)  # raw message data, in arrival order
+    peers: list[Any] = field(default_factory=list)  # the client (address, port) of each arrival
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -91,6 +92,7 @@ class FaultyHandler:
                 break
         with self.lock:
             self.contents.append(envelope.original_content or envelope.content)
+            self.peers.append(session.peer)
             for rcpt in envelope.rcpt_tos:
                 self.arrivals.append(Arrival(rcpt, message_id, time.monotonic()))
         return "250 2.0.0 queued"

@@ -168,3 +168,19 @@ def test_dot_stuffing_and_line_endings_survive_the_wire(project: Path) -> None:
     assert handler.contents == [
         b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\r\n.\r\nstill body\r\n"
     ]
+
+
+def test_connections_are_reused_then_renewed_after_n_messages(project: Path) -> None:
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        extra = smtp_extra(
+            server.port, smtp="max_messages_per_connection = 4", delivery="connections = 1"
+        )
+        settings = load_settings(write_config(project, extra=extra), environ={})
+        with open_store(settings) as store:
+            add_subscribers(store, [f"r{i}@example.com" for i in range(10)])
+            run_collect(settings, store)
+            plan_editions(settings, store)
+            assert send_pending(settings, store, builder=PrebuiltMessages()).sent == 10
+    per_connection = [handler.peers.count(p) for p in dict.fromkeys(handler.peers)]
+    assert per_connection == [4, 4, 2]
