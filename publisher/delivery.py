@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy.engine import Connection
-
 from .config import DeliveryConfig, Settings
 from .digest import DigestSender, make_renderer
 from .errors import DeliveryError
@@ -107,19 +105,16 @@ class GroupCommit:
     """
 
     def __init__(self, store: Store, worker: str) -> None:
-        self.store = store
         self.worker = worker
         self._cond = threading.Condition()
         self._pending: list[_Waiting] = []
         self._committing = False
         self.commits = 0  # how many transactions recorded how many attempts: the grouping
         self.recorded = 0
-        self._conn: Connection | None = None  # used by one leader at a time
+        self._writer = store.attempt_writer(worker)  # used by one leader at a time
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._writer.close()
 
     def record(self, attempt: Attempt) -> bool:
         """Commit ``attempt`` (with whoever else is waiting); True if it suppressed someone."""
@@ -135,15 +130,11 @@ class GroupCommit:
             self.commits += 1
             self.recorded += len(group)
         try:
-            if self._conn is None:
-                self._conn = self.store.engine.connect()
-            results = self.store.record_attempts(
-                [w.attempt for w in group], self.worker, self._conn
-            )
+            results = self._writer.write([w.attempt for w in group])
             for waiting, result in zip(group, results, strict=True):
                 waiting.suppressed = result
         except BaseException as exc:
-            self.close()  # a connection in an unknown state is not reused
+            self._writer.close()  # a connection in an unknown state is not reused
             for waiting in group:
                 waiting.error = exc
         finally:

@@ -229,6 +229,10 @@ class DeliveryQueries:
                 for a in attempts
             ]
 
+    def attempt_writer(self, worker: str) -> AttemptWriter:
+        """A writer that records attempts over one connection it keeps open."""
+        return AttemptWriter(self, worker)
+
     def record_attempt(self, attempt: Attempt, worker: str) -> bool:
         """Record one attempt; see ``record_attempts``."""
         return self.record_attempts([attempt], worker)[0]
@@ -308,3 +312,25 @@ class DeliveryQueries:
         )
         with self.engine.connect() as conn:
             return [t for (t,) in conn.execute(query)]
+
+
+class AttemptWriter:
+    """Records attempts for one worker over a connection it holds (no pool checkout per commit).
+
+    Not thread-safe by itself: one caller at a time (the group committer's leader).
+    """
+
+    def __init__(self, store: DeliveryQueries, worker: str) -> None:
+        self.store = store
+        self.worker = worker
+        self._conn: Connection | None = None
+
+    def write(self, attempts: Sequence[Attempt]) -> list[bool]:
+        if self._conn is None:
+            self._conn = self.store.engine.connect()
+        return self.store.record_attempts(attempts, self.worker, self._conn)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
