@@ -30,6 +30,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "PUBLISHER_SMTP_USERNAME": ("smtp", "username"),
     "PUBLISHER_SMTP_PASSWORD": ("smtp", "password"),
     "PUBLISHER_SECRET_KEY": ("site", "secret_key"),
+    "PUBLISHER_BOUNCES_IMAP_PASSWORD": ("bounces", "imap_password"),
 }
 
 
@@ -194,6 +195,40 @@ class SmtpConfig(_Section):
     username: str = ""
     password: str = ""
     timeout: float = Field(default=30.0, gt=0)
+    ca_file: Path | None = None
+    max_messages_per_connection: int = Field(default=100, ge=0)
+
+
+class DeliveryConfig(_Section):
+    """How the queue is drained: transport, parallelism, provider limits, retries, suppression.
+
+    Rates of 0 mean "no limit". Providers count messages per second and per hour or day across
+    every connection, so the limits here are shared by all connections of one sender.
+    """
+
+    transport: Literal["auto", "smtp", "maildir", "null"] = "auto"
+    connections: int = Field(default=4, ge=1, le=64)
+    rate_per_second: float = Field(default=0, ge=0)
+    rate_per_hour: int = Field(default=0, ge=0)
+    rate_per_day: int = Field(default=0, ge=0)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_seconds: float = Field(default=60.0, ge=0)
+    backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    suppress_after_bounces: int = Field(default=3, ge=1)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+
+
+class BouncesConfig(_Section):
+    """Where delivery-status notifications (bounces) arrive: a local maildir and/or IMAP."""
+
+    maildir: Path | None = None
+    imap_host: str = ""
+    imap_port: int = Field(default=993, ge=1, le=65535)
+    imap_security: Literal["tls", "starttls", "none"] = "tls"
+    imap_username: str = ""
+    imap_password: str = ""
+    imap_folder: str = "INBOX"
 
 
 class SchedulerConfig(_Section):
@@ -213,6 +248,8 @@ class Settings(_Section):
     digest: DigestConfig = DigestConfig()
     smtp: SmtpConfig | None = None
     dkim: DkimConfig | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
+    bounces: BouncesConfig = BouncesConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     base_dir: Path = Path(".")
 

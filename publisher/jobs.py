@@ -6,15 +6,16 @@ point imports the other, and every scheduled job can be run by hand with the sam
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .collect import CollectReport, collect
 from .config import Settings
-from .delivery import SendReport, send_pending
+from .delivery import Progress, SendReport, send_pending
 from .digest import PlannedEdition, plan_editions
 from .feeds import FeedReport, write_feeds
-from .mailer import make_transport
+from .mailer import make_transport_factory
 from .sources import build_sources
 from .store import Store
 
@@ -41,18 +42,39 @@ def run_feeds(settings: Settings, store: Store) -> FeedReport:
 
 
 def run_digest(
-    settings: Settings, store: Store, *, dry_run: bool = False, now: datetime | None = None
+    settings: Settings,
+    store: Store,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    stop: threading.Event | None = None,
+    retry_now: bool = True,
 ) -> DigestReport:
-    """Queue what is owed, then send everything queued (including leftovers of earlier runs)."""
+    """Queue what is owed, then send everything queued (including leftovers of earlier runs).
+
+    By hand (``digest send``, ``run --once``) deliveries waiting for a retry are tried again
+    now, whatever their backoff: that is the moment the operator wants mail out. The daemon,
+    which comes back every few minutes, passes ``retry_now=False`` and honours the backoff.
+    """
     report = DigestReport(
         planned=plan_editions(settings, store, now or datetime.now(UTC), dry_run=dry_run)
     )
     if dry_run:
         return report
-    transport = make_transport(settings)
-    report.transport = transport.description
-    try:
-        report.sent = send_pending(settings, store, transport)
-    finally:
-        transport.close()
+    report.sent, report.transport = run_send(settings, store, stop=stop, retry_now=retry_now)
     return report
+
+
+def run_send(
+    settings: Settings,
+    store: Store,
+    *,
+    stop: threading.Event | None = None,
+    progress: Progress | None = None,
+    retry_now: bool = False,
+) -> tuple[SendReport, str]:
+    """Drain every due delivery over the configured transport; returns the report and its name."""
+    if retry_now:
+        store.make_retries_due()
+    choice = make_transport_factory(settings)
+    return send_pending(settings, store, choice, stop=stop, progress=progress), choice.description

@@ -4,7 +4,7 @@ Two interval jobs, both run once at start (a daemon that was down catches up at 
 - collect every ``scheduler.collect_every_minutes``, then rebuild the feeds;
 - every ``scheduler.plan_every_minutes``, plan the digests of subscribers who are due now
   (each at their own local hour, zone and frequency; see ``schedule.py``) and send what is
-  queued. Who is due is decided from ``next_due_at`` in the database, so missed ticks,
+  queued, retries whose backoff has passed included. Who is due is decided from ``next_due_at`` in the database, so missed ticks,
   restarts and downtime never skip or repeat a digest.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -38,7 +39,11 @@ def _guarded(name: str, job: Callable[[], None]) -> Callable[[], None]:
     return run
 
 
-def build_scheduler(settings: Settings, store: Store) -> BlockingScheduler:
+def build_scheduler(
+    settings: Settings, store: Store, stop: threading.Event | None = None
+) -> BlockingScheduler:
+    """The daemon's two jobs; ``stop`` lets a send in progress finish its in-flight messages
+    and release its claims when the daemon is told to stop."""
     scheduler = BlockingScheduler(timezone=settings.site.tz)
 
     def collect_and_feeds() -> None:
@@ -50,7 +55,7 @@ def build_scheduler(settings: Settings, store: Store) -> BlockingScheduler:
         run_feeds(settings, store)
 
     def digest() -> None:
-        report = run_digest(settings, store)
+        report = run_digest(settings, store, stop=stop, retry_now=False)
         if report.planned or report.sent.sent or report.sent.retry or report.sent.failed:
             log.info(
                 "digest: %d editions planned; %d sent, %d to retry, %d failed",
@@ -80,10 +85,12 @@ def build_scheduler(settings: Settings, store: Store) -> BlockingScheduler:
 
 def run_daemon(settings: Settings, store: Store) -> None:
     """Run until Ctrl-C or SIGTERM; a job in progress finishes first."""
-    scheduler = build_scheduler(settings, store)
+    stopping = threading.Event()
+    scheduler = build_scheduler(settings, store, stopping)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; stopping after running jobs finish", signal.Signals(signum).name)
+        stopping.set()  # a send in progress finishes in-flight messages and releases the rest
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)

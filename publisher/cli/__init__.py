@@ -7,7 +7,7 @@ and exit code 1, never a traceback. Commands live in one module per area.
 
 from __future__ import annotations
 
-from . import core, digest, feeds  # noqa: F401  (each registers its commands on main)
+from . import core, delivery, digest, feeds  # noqa: F401  (each registers its commands on main)
 from .app import main
 
 __all__ = ["main"]

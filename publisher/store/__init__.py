@@ -13,6 +13,7 @@ from .deliveries import DeliveryQueries
 from .editions import EditionQueries
 from .feedstate import FeedStateQueries
 from .subscribers import SubscriberQueries
+from .suppression import SuppressionQueries
 
 
 class Store(
@@ -21,6 +22,7 @@ class Store(
     EditionQueries,
     DeliveryQueries,
     FeedStateQueries,
+    SuppressionQueries,
     StoreBase,
 ):
     """Articles, subscribers, editions and deliveries in one database."""

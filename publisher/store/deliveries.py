@@ -1,63 +1,336 @@
-"""Queries on deliveries: the queue and the record of every message."""
+"""Queries on deliveries: the queue and the record of every message.
+
+A row moves queued -> claimed (a worker's id and a lease) -> sent | retry | failed |
+suppressed, and later perhaps bounced. Claiming is one atomic ``UPDATE ... RETURNING`` per
+kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several
+workers claim at once without waiting on, or taking, each other's rows (SQLite serialises
+writers, so the same statement is already exclusive there). A row whose lease has expired
+(its worker died) is claimed again as it is, attempts and all: resumed, never re-queued.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Delivery
 from .base import now_utc
-from .schema import deliveries
+from .schema import UTCDateTime, deliveries, delivery_attempts, subscribers
+from .suppression import count_bounce
+
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
+# milliseconds (busy_timeout). Our own sending threads therefore take turns here instead: it
+# costs nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
+_SQLITE_WRITES = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one try at a delivery, as the sender hands it to the store.
+
+    ``outcome`` is sent, retry, failed or suppressed (not sent at all); ``bounce_threshold``
+    > 0 marks a hard bounce, counted toward suppression at that threshold.
+    """
+
+    delivery: Delivery
+    outcome: str
+    reply: str
+    message_id: str = ""
+    next_attempt_at: datetime | None = None
+    bounce_threshold: int = 0
+
+
+# Built once: constructing a Core statement per message costs more than executing it.
+_RECORD = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claimed_by == bindparam("b_worker"))
+    .values(
+        status=bindparam("b_status"),
+        reply=bindparam("b_reply"),
+        last_error=bindparam("b_error"),
+        claimed_by=None,
+        lease_until=None,
+        next_attempt_at=bindparam("b_next", type_=UTCDateTime()),
+        attempts=deliveries.c.attempts + bindparam("b_inc", type_=Integer()),
+        message_id=case(
+            (bindparam("b_mid", type_=Text()) == "", deliveries.c.message_id),
+            else_=bindparam("b_mid", type_=Text()),
+        ),
+        sent_at=func.coalesce(bindparam("b_sent", type_=UTCDateTime()), deliveries.c.sent_at),
+    )
+)
+
+_HISTORY = insert(delivery_attempts)
+
+
+def delivery_from_row(r: RowMapping) -> Delivery:
+    return Delivery(
+        id=r["id"],
+        edition_id=r["edition_id"],
+        subscriber_id=r["subscriber_id"],
+        status=r["status"],
+        attempts=r["attempts"],
+        message_id=r["message_id"],
+        last_error=r["last_error"],
+        claimed_by=r["claimed_by"],
+        lease_until=r["lease_until"],
+        next_attempt_at=r["next_attempt_at"],
+        reply=r["reply"],
+    )
 
 
 class DeliveryQueries:
     engine: Engine
 
-    def pending_deliveries(self, after_id: int = 0, limit: int = 1000) -> list[Delivery]:
-        """Deliveries not yet sent (queued, or waiting for another attempt), oldest first."""
-        query = (
-            select(deliveries)
-            .where(deliveries.c.status.in_(["queued", "retry"]))
-            .where(deliveries.c.id > after_id)
-            .order_by(deliveries.c.id)
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [
-                Delivery(
-                    id=r["id"],
-                    edition_id=r["edition_id"],
-                    subscriber_id=r["subscriber_id"],
-                    status=r["status"],
-                    attempts=r["attempts"],
-                    message_id=r["message_id"],
-                    last_error=r["last_error"],
-                    claimed_by=r["claimed_by"],
-                    lease_until=r["lease_until"],
-                    next_attempt_at=r["next_attempt_at"],
-                    reply=r["reply"],
+    @contextmanager
+    def _writing(self, held: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction; our threads take turns on SQLite (see ``_SQLITE_WRITES``).
+
+        ``held`` is a connection the caller keeps open (the group committer's): it saves a
+        pool checkout per commit.
+        """
+        turn = _SQLITE_WRITES if self.engine.dialect.name == "sqlite" else nullcontext()
+        with turn:
+            if held is None:
+                with self.engine.begin() as conn:
+                    yield conn
+            else:
+                with held.begin():
+                    yield held
+
+    # -- the queue ------------------------------------------------------------------------
+    def claim_deliveries(
+        self, worker: str, limit: int, lease_seconds: float, now: datetime | None = None
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` due rows for ``worker``: expired leases, due retries, queued.
+
+        Each kind is its own indexed query (status, then lease or next attempt), so no claim
+        sorts the whole queue.
+        """
+        now = now or now_utc()
+        lease = now + timedelta(seconds=lease_seconds)
+        kinds: list[ColumnElement[bool]] = [
+            and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
+            and_(
+                deliveries.c.status == "retry",
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+            ),
+            deliveries.c.status == "queued",
+        ]
+        claimed: list[Delivery] = []
+        with self._writing() as conn:
+            for where in kinds:
+                if len(claimed) >= limit:
+                    break
+                ids = (
+                    select(deliveries.c.id)
+                    .where(where)
+                    .order_by(deliveries.c.id)
+                    .limit(limit - len(claimed))
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
                 )
-                for r in conn.execute(query).mappings()
+                rows = conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(ids))
+                    .values(status="claimed", claimed_by=worker, lease_until=lease)
+                    .returning(*deliveries.c)
+                ).mappings()
+                claimed.extend(delivery_from_row(r) for r in rows)
+        claimed.sort(key=lambda d: d.id)
+        return claimed
+
+    def renew_leases(self, worker: str, lease_seconds: float) -> int:
+        """Extend the lease on every row ``worker`` still holds (it is alive and working)."""
+        lease = now_utc() + timedelta(seconds=lease_seconds)
+        with self._writing() as conn:
+            return conn.execute(
+                update(deliveries)
+                .where(deliveries.c.claimed_by == worker, deliveries.c.status == "claimed")
+                .values(lease_until=lease)
+            ).rowcount
+
+    def release_claims(self, worker: str) -> int:
+        """Give back every row ``worker`` holds and did not send: tried ones to retry, others to queued."""
+        with self._writing() as conn:
+            released = 0
+            for tried, status in ((False, "queued"), (True, "retry")):
+                attempted = deliveries.c.attempts > 0 if tried else deliveries.c.attempts == 0
+                released += conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.claimed_by == worker,
+                        deliveries.c.status == "claimed",
+                        attempted,
+                    )
+                    .values(status=status, claimed_by=None, lease_until=None)
+                ).rowcount
+            return released
+
+    def record_attempts(
+        self, attempts: Sequence[Attempt], worker: str, held: Connection | None = None
+    ) -> list[bool]:
+        """Record several attempts (outcome, history row, hard bounce) in one commit.
+
+        Used for group commit: every sending thread that got a reply while a commit was in
+        progress joins the next one. Rows no longer claimed by ``worker`` are left alone.
+        Returns, per attempt, whether its hard bounce suppressed the subscriber.
+        """
+        now = now_utc()
+        rows = [
+            {
+                "b_id": a.delivery.id,
+                "b_worker": worker,
+                "b_status": a.outcome,
+                "b_reply": a.reply,
+                "b_error": "" if a.outcome == "sent" else a.reply,
+                "b_next": a.next_attempt_at,
+                "b_inc": 0 if a.outcome == "suppressed" else 1,
+                "b_mid": a.message_id,
+                "b_sent": now if a.outcome == "sent" else None,
+            }
+            for a in attempts
+        ]
+        history = [
+            {
+                "delivery_id": a.delivery.id,
+                "attempted_at": now,
+                "outcome": a.outcome,
+                "reply": a.reply,
+            }
+            for a in attempts
+        ]
+        with self._writing(held) as conn:
+            conn.execute(_RECORD, rows)
+            conn.execute(_HISTORY, history)
+            return [
+                count_bounce(conn, a.delivery.subscriber_id, a.bounce_threshold)
+                if a.bounce_threshold
+                else False
+                for a in attempts
             ]
 
-    def mark_delivery(
-        self, delivery_id: int, status: str, *, message_id: str = "", error: str = ""
-    ) -> None:
-        """Record the outcome of one attempt (sent, retry or failed)."""
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": deliveries.c.attempts + 1,
-            "last_error": error,
-        }
-        if message_id:
-            values["message_id"] = message_id
-        if status == "sent":
-            values["sent_at"] = now_utc()
-        with self.engine.begin() as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+    def attempt_writer(self, worker: str) -> AttemptWriter:
+        """A writer that records attempts over one connection it keeps open."""
+        return AttemptWriter(self, worker)
 
-    def delivery_counts(self) -> dict[str, int]:
+    def record_attempt(self, attempt: Attempt, worker: str) -> bool:
+        """Record one attempt; see ``record_attempts``."""
+        return self.record_attempts([attempt], worker)[0]
+
+    def make_retries_due(self, edition_id: int | None = None) -> int:
+        """Let every delivery waiting for a retry go at once (the operator asked for it)."""
+        query = update(deliveries).where(deliveries.c.status == "retry")
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        with self.engine.begin() as conn:
+            return conn.execute(query.values(next_attempt_at=None)).rowcount
+
+    def requeue_failed(self, edition_id: int | None = None) -> int:
+        """Put failed deliveries back in the queue with a fresh set of attempts."""
+        query = update(deliveries).where(deliveries.c.status == "failed")
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        with self.engine.begin() as conn:
+            return conn.execute(
+                query.values(status="queued", attempts=0, next_attempt_at=None)
+            ).rowcount
+
+    # -- reading --------------------------------------------------------------------------
+    def due_count(self, now: datetime | None = None) -> int:
+        """How many rows a sender could claim now."""
+        now = now or now_utc()
+        due = or_(
+            deliveries.c.status == "queued",
+            and_(
+                deliveries.c.status == "retry",
+                or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
+            ),
+            and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).where(due)).scalar_one())
+
+    def delivery_counts(self, edition_id: int | None = None) -> dict[str, int]:
         query = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
         with self.engine.connect() as conn:
             return {status: int(n) for status, n in conn.execute(query)}
+
+    def delivery_list(
+        self, *, edition_id: int | None = None, status: str | None = None, limit: int = 50
+    ) -> list[tuple[Delivery, str]]:
+        """Deliveries with their subscriber's address, newest first (for the operator)."""
+        query = (
+            select(deliveries, subscribers.c.email)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        if status is not None:
+            query = query.where(deliveries.c.status == status)
+        with self.engine.connect() as conn:
+            return [(delivery_from_row(r), r["email"]) for r in conn.execute(query).mappings()]
+
+    def attempts_of(self, delivery_id: int) -> list[tuple[str, str]]:
+        """(outcome, reply) of every attempt, oldest first."""
+        query = (
+            select(delivery_attempts.c.outcome, delivery_attempts.c.reply)
+            .where(delivery_attempts.c.delivery_id == delivery_id)
+            .order_by(delivery_attempts.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(o, r) for o, r in conn.execute(query)]
+
+    def attempt_times_since(self, since: datetime) -> list[datetime]:
+        """When messages were handed to the server since ``since`` (seeds the rate windows)."""
+        query = select(delivery_attempts.c.attempted_at).where(
+            delivery_attempts.c.attempted_at >= since,
+            delivery_attempts.c.outcome.in_(["sent", "retry", "failed"]),
+        )
+        with self.engine.connect() as conn:
+            return [t for (t,) in conn.execute(query)]
+
+
+class AttemptWriter:
+    """Records attempts for one worker over a connection it holds (no pool checkout per commit).
+
+    Not thread-safe by itself: one caller at a time (the group committer's leader).
+    """
+
+    def __init__(self, store: DeliveryQueries, worker: str) -> None:
+        self.store = store
+        self.worker = worker
+        self._conn: Connection | None = None
+
+    def write(self, attempts: Sequence[Attempt]) -> list[bool]:
+        if self._conn is None:
+            self._conn = self.store.engine.connect()
+        return self.store.record_attempts(attempts, self.worker, self._conn)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

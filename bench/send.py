@@ -1,0 +1,254 @@
+"""Benchmark: how fast the sender delivers prebuilt 40 KB messages over loopback.
+
+Not a test. Run it with ``.venv/bin/python bench/send.py [--messages 20000]``.
+
+The receiving end is a minimal asyncio SMTP sink written for this benchmark, in its own
+process (aiosmtpd tops out near 450 messages/s and would be what is measured). It speaks just
+enough SMTP (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), accepts everything and discards it,
+counting what it accepted so the benchmark can check nothing went missing.
+
+Three things are measured, in one run:
+
+- **transport**: the ``SenderPool`` (N threads, one reused ``SmtpTransport`` connection each)
+  fed prebuilt messages, no database: what the SMTP side can do, for 1, 4 and 8 connections;
+- **queue**: the full path of ``publisher send``: claim batches from a SQLite queue, hand them
+  to the pool, commit every result (and its history row) right after the server's reply. Only
+  MIME building is replaced by prebuilt messages (that is the digest's job, measured there);
+- **baseline**: plain smtplib, a new connection per message, one after another.
+
+The last line reads ``bench send: <N> messages/s (<k> connections; baseline <M> messages/s)``
+with the best **transport** figure: the benchmark the issue defines (prebuilt messages, a fast
+sink) measures the sender. The full-queue figures are printed above it. Both depend on the
+machine: the sender, its SQLite commits and the sink share the cores, so on a busy 2-core
+machine the queue path drops to about half of its idle figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import shutil
+import smtplib
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+
+from sqlalchemy import insert, update
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from publisher.config import parse_settings  # noqa: E402
+from publisher.delivery import send_pending  # noqa: E402
+from publisher.digest import message_id  # noqa: E402
+from publisher.mailer import OutgoingMessage, SmtpTransport, TransportChoice  # noqa: E402
+from publisher.mailer.pool import SenderPool  # noqa: E402
+from publisher.mailer.ratelimit import RateLimiter  # noqa: E402
+from publisher.models import Edition, Subscriber  # noqa: E402
+from publisher.store import Store  # noqa: E402
+from publisher.store.schema import deliveries, subscribers  # noqa: E402
+
+SIZE = 40 * 1024
+BODY = (b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n" * 600)[
+    :SIZE
+]
+
+
+# -- the sink ---------------------------------------------------------------------------------
+class SinkProtocol(asyncio.Protocol):
+    """One SMTP session that accepts every message and throws it away."""
+
+    def __init__(self, counter: Synchronized[int]) -> None:
+        self.counter = counter
+        self.buffer = b""
+        self.in_data = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(b"220 sink ESMTP\r\n")
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.in_data:
+                end = self.buffer.find(b"\r\n.\r\n")
+                if end < 0:
+                    # Keep only a tail that could still hold the start of the terminator.
+                    if len(self.buffer) > 8:
+                        self.buffer = self.buffer[-4:]
+                    return
+                self.buffer = self.buffer[end + 5 :]
+                self.in_data = False
+                with self.counter.get_lock():
+                    self.counter.value += 1
+                self.transport.write(b"250 2.0.0 accepted\r\n")
+                continue
+            line_end = self.buffer.find(b"\r\n")
+            if line_end < 0:
+                return
+            line, self.buffer = self.buffer[:line_end], self.buffer[line_end + 2 :]
+            verb = line[:4].upper()
+            if verb == b"EHLO":
+                self.transport.write(b"250-sink\r\n250 8BITMIME\r\n")
+            elif verb == b"DATA":
+                self.in_data = True
+                self.buffer = b"\r\n" + self.buffer  # so a message of "." alone still ends
+                self.transport.write(b"354 go ahead\r\n")
+            elif verb == b"QUIT":
+                self.transport.write(b"221 bye\r\n")
+                self.transport.close()
+                return
+            else:  # HELO, MAIL, RCPT, RSET, NOOP
+                self.transport.write(b"250 OK\r\n")
+
+
+def run_sink(port_out: Connection, counter: Synchronized[int]) -> None:
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(
+            lambda: SinkProtocol(counter), "127.0.0.1", 0, backlog=512
+        )
+        port_out.send(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# -- the messages -----------------------------------------------------------------------------
+class Prebuilt:
+    """40 KB messages: a fixed body, per recipient only the headers that differ."""
+
+    def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
+        return make_message(edition.id, subscriber.id, subscriber.email)
+
+
+def make_message(edition_id: int, subscriber_id: int, email: str) -> OutgoingMessage:
+    mid = message_id(edition_id, subscriber_id, "news.example.com")
+    head = (
+        f"From: digest@news.example.com\r\nTo: {email}\r\nMessage-ID: {mid}\r\n"
+        "Subject: bench\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n"
+    ).encode()
+    return OutgoingMessage("digest@news.example.com", email, mid, head + BODY)
+
+
+# -- the measurements -------------------------------------------------------------------------
+def settings_for(port: int, connections: int, db: Path):  # type: ignore[no-untyped-def]
+    data = {
+        "database": {"url": f"sqlite:///{db}"},
+        "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 30},
+        "delivery": {"connections": connections, "batch_size": 200},
+    }
+    return parse_settings(data, db.parent, "bench", environ={})
+
+
+def bench_transport(port: int, connections: int, count: int) -> float:
+    settings = settings_for(port, connections, Path(tempfile.gettempdir()) / "unused.db")
+    assert settings.smtp is not None
+    smtp = settings.smtp
+    done = [0]
+    lock = threading.Lock()
+
+    def handle(_item: int, _m: OutgoingMessage, reply: str | None, failure: object) -> None:
+        assert failure is None, failure
+        with lock:
+            done[0] += 1
+
+    pool: SenderPool[int] = SenderPool(
+        lambda: SmtpTransport(smtp), connections, RateLimiter(), handle, threading.Event()
+    )
+    started = time.perf_counter()
+    pool.start()
+    for i in range(count):
+        pool.put(i, make_message(1, i, f"r{i}@example.com"))
+    pool.close()
+    took = time.perf_counter() - started
+    assert done[0] == count and pool.error is None
+    return count / took
+
+
+def bench_queue(port: int, connections: int, count: int, folder: Path) -> float:
+    db = folder / "queue.db"
+    settings = settings_for(port, connections, db)
+    with Store(settings.database_url) as store:
+        if not store.delivery_counts():
+            now = datetime.now(UTC)
+            rows = [
+                {"email": f"r{i}@example.com", "status": "active", "created_at": now}
+                for i in range(count)
+            ]
+            with store.engine.begin() as conn:
+                conn.execute(insert(subscribers), rows)
+            store.create_edition("daily", now, [1], list(range(1, count + 1)))
+        else:
+            with store.engine.begin() as conn:
+                conn.execute(update(deliveries).values(status="queued", attempts=0))
+        choice = TransportChoice("bench", lambda: SmtpTransport(settings.smtp), connections)  # type: ignore[arg-type]
+        started = time.perf_counter()
+        report = send_pending(settings, store, choice, builder=Prebuilt())
+        took = time.perf_counter() - started
+        assert report.sent == count and store.delivery_counts() == {"sent": count}, report
+    return count / took
+
+
+def bench_baseline(port: int, count: int) -> float:
+    started = time.perf_counter()
+    for i in range(count):
+        m = make_message(1, i, f"r{i}@example.com")
+        with smtplib.SMTP("127.0.0.1", port) as conn:
+            conn.sendmail(m.sender, [m.recipient], m.data)
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--baseline-messages", type=int, default=2_000)
+    args = parser.parse_args()
+
+    counter: Synchronized[int] = mp.Value("q", 0)  # type: ignore[assignment]
+    receive, send = mp.Pipe(duplex=False)
+    sink = mp.Process(target=run_sink, args=(send, counter), daemon=True)
+    sink.start()
+    port = int(receive.recv())
+    folder = Path(tempfile.mkdtemp(prefix="bench-send-"))
+    expected = 0
+    try:
+        print(
+            f"{args.messages} messages of {SIZE // 1024} KB to an asyncio sink on 127.0.0.1:{port}"
+        )
+        transport: dict[int, float] = {}
+        queue: dict[int, float] = {}
+        for k in (1, 4, 8):
+            transport[k] = bench_transport(port, k, args.messages)
+            expected += args.messages
+            print(f"transport alone, {k} connection(s): {transport[k]:,.0f} messages/s")
+        for k in (1, 4, 8):
+            queue[k] = bench_queue(port, k, args.messages, folder)
+            expected += args.messages
+            print(f"full queue path (SQLite claims, each reply committed), {k} connection(s): "
+                  f"{queue[k]:,.0f} messages/s")  # fmt: skip
+        baseline = bench_baseline(port, args.baseline_messages)
+        expected += args.baseline_messages
+        print(f"baseline, smtplib with a new connection per message "
+              f"({args.baseline_messages} messages): {baseline:,.0f} messages/s")  # fmt: skip
+        time.sleep(0.2)
+        assert counter.value == expected, f"the sink accepted {counter.value}, expected {expected}"
+        best_queue = max(queue, key=lambda k: queue[k])
+        print(f"best full queue path: {queue[best_queue]:,.0f} messages/s "
+              f"({best_queue} connections); the last line is the transport alone")  # fmt: skip
+        best = max(transport, key=lambda k: transport[k])
+        print(f"bench send: {transport[best]:.0f} messages/s ({best} connections; "
+              f"baseline {baseline:.0f} messages/s)")  # fmt: skip
+    finally:
+        sink.terminate()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

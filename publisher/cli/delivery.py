@@ -1,0 +1,225 @@
+"""Delivery commands: ``send``, ``deliveries``, ``bounces process``, ``subscribers reactivate``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from ..bounces import process_bounces
+from ..config import Settings
+from ..delivery import SendReport
+from ..errors import PublisherError
+from ..jobs import run_send
+from ..store import Store
+from .app import main
+from .common import with_settings
+from .core import subscribers
+
+STATUSES = ["queued", "claimed", "sent", "retry", "failed", "suppressed", "bounced"]
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM and Ctrl-C set an event instead of killing: in-flight mail finishes and is recorded.
+
+    A second signal restores the default behaviour, so an impatient operator can still kill.
+    """
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        click.echo("stopping: finishing messages in flight, releasing the rest...", err=True)
+        stop.set()
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def _log_lines(total: int, every: float = 10.0) -> Callable[[SendReport], None]:
+    """Progress for logs and pipes: one line every ``every`` seconds."""
+    last = [time.monotonic()]
+
+    def show(report: SendReport) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            click.echo(
+                f"send: {report.done}/{total} done ({report.sent} sent, {report.retry} retry, "
+                f"{report.failed} failed)",
+                err=True,
+            )
+
+    return show
+
+
+@main.command()
+@with_settings
+def send(settings: Settings, store: Store) -> None:
+    """Send every due delivery: queued ones, retries whose time has come, and resumed claims.
+
+    Shows a progress bar in a terminal and a line every 10 s otherwise. SIGTERM or Ctrl-C
+    stops within seconds: messages in flight finish, unsent claims go back to the queue.
+
+    \b
+    Example:
+      publisher send --config config.toml
+    """
+    total = store.due_count()
+    with stop_on_signals() as stop:
+        if sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import Progress
+
+            with Progress(console=Console(stderr=True)) as bar:
+                task = bar.add_task("sending", total=total)
+                report, via = run_send(
+                    settings,
+                    store,
+                    stop=stop,
+                    progress=lambda r: bar.update(task, completed=r.done),
+                )
+        else:
+            report, via = run_send(settings, store, stop=stop, progress=_log_lines(total))
+    state = "stopped early" if report.interrupted else "done"
+    click.echo(
+        f"send: {state}: {report.sent} sent, {report.retry} to retry, {report.failed} failed, "
+        f"{report.suppressed} skipped (subscriber suppressed), via {via}"
+    )
+    for address in report.newly_suppressed:
+        click.echo(f"  suppressed {address} after repeated hard bounces")
+    for line in report.errors[-20:]:
+        click.secho(f"  {line}", fg="yellow", err=True)
+
+
+def _show(settings: Settings, store: Store, edition: int | None, status: str | None) -> None:
+    counts = store.delivery_counts(edition)
+    scope = f"edition {edition}" if edition is not None else "all editions"
+    summary = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts.get(s)) or "none"
+    click.echo(f"deliveries ({scope}): {summary}")
+    shown = [status] if status else ["failed", "bounced", "retry"]
+    for state in shown:
+        for delivery, email in store.delivery_list(edition_id=edition, status=state):
+            click.echo(
+                f"  {delivery.id}\tedition {delivery.edition_id}\t{email}\t{delivery.status}\t"
+                f"attempts {delivery.attempts}\t{delivery.reply or delivery.last_error}"
+            )
+
+
+_show_command: Callable[..., None] = with_settings(_show)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--edition", type=int, default=None, help="Only this edition.")
+@click.option("--status", type=click.Choice(STATUSES), default=None, help="List this status.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="PUBLISHER_CONFIG",
+    help="Path to config.toml (default: $PUBLISHER_CONFIG or ./config.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv).")
+@click.pass_context
+def deliveries(
+    ctx: click.Context,
+    edition: int | None,
+    status: str | None,
+    config_path: Path | None,
+    verbose: int,
+) -> None:
+    """Show delivery counts per status, and failures with the server's reply.
+
+    Without --status, lists the latest failed, bounced and retrying deliveries.
+
+    \b
+    Example:
+      publisher deliveries --config config.toml
+      publisher deliveries --edition 3 --status failed
+      publisher deliveries retry --edition 3
+    """
+    if ctx.invoked_subcommand is None:
+        _show_command(config_path=config_path, verbose=verbose, edition=edition, status=status)
+
+
+@deliveries.command("retry")
+@click.option("--edition", type=int, default=None, help="Only this edition.")
+@with_settings
+def deliveries_retry(settings: Settings, store: Store, edition: int | None) -> None:
+    """Put failed deliveries back in the queue with fresh attempts (sent by the next send).
+
+    \b
+    Example:
+      publisher deliveries retry --edition 3 && publisher send
+    """
+    count = store.requeue_failed(edition)
+    click.echo(f"deliveries: {count} failed deliveries queued again")
+
+
+@main.group()
+def bounces() -> None:
+    """Apply bounce messages (delivery-status notifications).
+
+    \b
+    Example:
+      publisher bounces process
+    """
+
+
+@bounces.command("process")
+@with_settings
+def bounces_process(settings: Settings, store: Store) -> None:
+    """Read new DSNs from the [bounces] maildir or IMAP folder and mark what bounced.
+
+    A hard bounce (5.x.x) counts toward suppress_after_bounces; processed messages are
+    flagged as seen so the next run skips them.
+
+    \b
+    Example:
+      publisher bounces process --config config.toml
+    """
+    report = process_bounces(settings, store)
+    click.echo(
+        f"bounces: {report.read} read, {report.bounced} deliveries bounced "
+        f"({report.hard} hard), {len(report.suppressed)} subscribers suppressed, "
+        f"{len(report.ignored)} ignored"
+    )
+    for address in report.suppressed:
+        click.echo(f"  suppressed {address}")
+    for line in report.ignored:
+        click.secho(f"  ignored {line}", fg="yellow", err=True)
+
+
+@subscribers.command("reactivate")
+@click.argument("email")
+@with_settings
+def subscribers_reactivate(settings: Settings, store: Store, email: str) -> None:
+    """Make a suppressed subscriber active again, with their bounce count reset.
+
+    \b
+    Example:
+      publisher subscribers reactivate ann@example.com
+    """
+    found = store.reactivate_subscriber(email)
+    if found is None:
+        raise PublisherError(
+            f"no subscriber with the address {email}", "list them with: publisher subscribers list"
+        )
+    address, before = found
+    click.echo(f"{address}: active (was {before})")

@@ -1,0 +1,101 @@
+"""A pool of sending threads: one transport (one SMTP connection) each, one shared rate limit.
+
+smtplib connections are not thread-safe, so every thread owns its transport for its whole
+life and reuses it across messages. Threads are enough: sending is network-bound and smtplib
+releases the GIL while it waits. Each result is handed to ``handle`` *in the sending thread,
+right after the server's reply*, so the caller can commit it before the thread takes its next
+message: a crash can then leave at most one accepted-but-unrecorded message per connection.
+
+Stopping (``stop`` set) lets every thread finish the message it is sending, then exit; items
+still queued are simply never sent, and the caller releases their claims.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from .message import OutgoingMessage
+from .ratelimit import RateLimiter
+from .transports import SendFailure, Transport
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Handler = Callable[[T, OutgoingMessage, str | None, SendFailure | None], None]
+
+
+class SenderPool(Generic[T]):
+    """``connections`` threads draining one bounded queue of (item, message) pairs."""
+
+    def __init__(
+        self,
+        factory: Callable[[], Transport],
+        connections: int,
+        limiter: RateLimiter,
+        handle: Handler[T],
+        stop: threading.Event,
+    ) -> None:
+        self.factory = factory
+        self.limiter = limiter
+        self.handle = handle
+        self.stop = stop
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[tuple[T, OutgoingMessage]] = queue.Queue(maxsize=connections * 4)
+        self._closing = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"sender-{i}", daemon=True)
+            for i in range(connections)
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def put(self, item: T, message: OutgoingMessage) -> bool:
+        """Queue one message (waits while the queue is full); False once the pool is stopping."""
+        while not self.stop.is_set():
+            try:
+                self._queue.put((item, message), timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def close(self) -> None:
+        """Let the threads send what is queued (unless stopping), then wait for them."""
+        self._closing.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _work(self) -> None:
+        transport: Transport | None = None
+        try:
+            while not self.stop.is_set():
+                try:
+                    item, message = self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    if self._closing.is_set():
+                        return
+                    continue
+                if not self.limiter.acquire(self.stop):
+                    return  # stopping: this one stays claimed until the caller releases it
+                if transport is None:
+                    transport = self.factory()
+                try:
+                    reply: str | None = transport.send(message)
+                    failure: SendFailure | None = None
+                except SendFailure as exc:
+                    reply, failure = None, exc
+                self.handle(item, message, reply, failure)
+        except BaseException as exc:  # a broken transport or database stops the whole run
+            log.error("sending thread stopped: %s", exc)
+            if self.error is None:
+                self.error = exc
+            self.stop.set()
+        finally:
+            if transport is not None:
+                transport.close()

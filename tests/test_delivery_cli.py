@@ -1,0 +1,186 @@
+"""The delivery commands as an operator uses them, and timeouts and stale leases underneath."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import update
+
+from publisher.config import load_settings
+from publisher.delivery import send_pending
+from publisher.digest import plan_editions
+from publisher.jobs import open_store, run_collect
+from publisher.store.schema import deliveries
+
+from .conftest import cli, write_config
+from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, smtp_extra, smtp_server
+
+
+def test_send_deliveries_and_retry_commands(project: Path) -> None:
+    refusing = [True]
+    handler = FaultyHandler(refuse=lambda a: refusing[0] and a.startswith("bob"))
+    with smtp_server(handler) as server:
+        config = write_config(project, extra=smtp_extra(server.port))
+        settings = load_settings(config, environ={})
+        with open_store(settings) as store:
+            add_subscribers(store, ["ann@example.com", "bob@example.com"])
+            run_collect(settings, store)
+            plan_editions(settings, store)
+
+        sent = cli("send", "--config", str(config))
+        assert sent.exit_code == 0, sent.output
+        assert "done: 1 sent, 0 to retry, 1 failed" in sent.output
+
+        shown = cli("deliveries", "--config", str(config))
+        assert shown.exit_code == 0, shown.output
+        assert "deliveries (all editions): 1 sent, 1 failed" in shown.output
+        assert "bob@example.com" in shown.output and "550 5.1.1 no such user here" in shown.output
+        only = cli("deliveries", "--edition", "1", "--status", "sent", "--config", str(config))
+        assert "ann@example.com" in only.output and "bob@example.com" not in only.output
+
+        refusing[0] = False  # the mailbox exists now; the operator retries
+        again = cli("deliveries", "retry", "--config", str(config))
+        assert "1 failed deliveries queued again" in again.output
+        resent = cli("send", "--config", str(config))
+        assert "done: 1 sent, 0 to retry, 0 failed" in resent.output
+    assert sorted(handler.per_recipient().items()) == [
+        ("ann@example.com", 1),
+        ("bob@example.com", 1),
+    ]
+
+
+class SlowHandler(FaultyHandler):
+    """Stalls the first ``stalls`` RCPT commands past the client's timeout."""
+
+    def __init__(self, stalls: int) -> None:
+        super().__init__()
+        self.stalls = stalls
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.stalls > 0:
+            self.stalls -= 1
+            await asyncio.sleep(3)
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+def test_a_timeout_is_retried_and_recorded(project: Path) -> None:
+    handler = SlowHandler(stalls=1)
+    with smtp_server(handler) as server:
+        extra = smtp_extra(
+            server.port, smtp="", delivery="connections = 1\nbackoff_seconds = 0\n"
+        ).replace("timeout = 10", "timeout = 0.5")
+        settings = load_settings(write_config(project, extra=extra), environ={})
+        with open_store(settings) as store:
+            add_subscribers(store, ["ann@example.com"])
+            run_collect(settings, store)
+            plan_editions(settings, store)
+            first = send_pending(settings, store, builder=PrebuiltMessages())
+            assert (first.sent, first.retry) == (0, 1)
+            second = send_pending(settings, store, builder=PrebuiltMessages())
+            assert second.sent == 1
+            [(delivery, _)] = store.delivery_list(status="sent")
+            history = store.attempts_of(delivery.id)
+            assert [o for o, _ in history] == ["retry", "sent"]
+            assert "timed out" in history[0][1]
+    assert handler.per_recipient()["ann@example.com"] == 1
+
+
+def test_a_dead_senders_claims_are_resumed_after_the_lease(project: Path) -> None:
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        settings = load_settings(write_config(project, extra=smtp_extra(server.port)), environ={})
+        with open_store(settings) as store:
+            add_subscribers(store, ["ann@example.com", "bob@example.com"])
+            run_collect(settings, store)
+            plan_editions(settings, store)
+            # A sender claimed both, tried one once, and died.
+            claimed = store.claim_deliveries("dead-worker", 10, 300)
+            assert len(claimed) == 2
+            with store.engine.begin() as conn:
+                conn.execute(
+                    update(deliveries).where(deliveries.c.id == claimed[0].id).values(attempts=1)
+                )
+            assert send_pending(settings, store, builder=PrebuiltMessages()).sent == 0
+            with store.engine.begin() as conn:
+                conn.execute(
+                    update(deliveries).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
+                )
+            report = send_pending(settings, store, builder=PrebuiltMessages())
+            assert report.sent == 2
+            rows = {d.id: d for d, _ in store.delivery_list(status="sent")}
+            assert rows[claimed[0].id].attempts == 2  # resumed as it was, not re-queued
+            assert rows[claimed[1].id].attempts == 1
+    assert set(handler.per_recipient().values()) == {1}
+
+
+def test_transport_is_chosen_in_config(project: Path) -> None:
+    null = write_config(project, extra='\n[delivery]\ntransport = "null"\nconnections = 2\n')
+    with open_store(load_settings(null, environ={})) as store:
+        add_subscribers(store, ["ann@example.com", "bob@example.com"])
+    assert cli("collect", "--config", str(null)).exit_code == 0
+    result = cli("digest", "send", "--config", str(null))
+    assert "2 sent, 0 to retry, 0 failed, via null (messages discarded)" in result.output
+    assert not (project / "outbox").exists()
+
+    broken = write_config(project, extra='\n[delivery]\ntransport = "smtp"\n')
+    failed = cli("send", "--config", str(broken))
+    assert failed.exit_code == 1
+    assert "no [smtp] table" in failed.output and "hint:" in failed.output
+
+
+def test_an_unreachable_server_stops_the_run_without_losing_mail(project: Path) -> None:
+    from .conftest import free_port
+
+    config = write_config(project, extra=smtp_extra(free_port(), delivery="connections = 2"))
+    settings = load_settings(config, environ={})
+    with open_store(settings) as store:
+        add_subscribers(store, [f"r{i}@example.com" for i in range(30)])
+        run_collect(settings, store)
+        plan_editions(settings, store)
+    result = cli("send", "--config", str(config))
+    assert result.exit_code == 1
+    assert "tries in a row" in result.output and "hint:" in result.output
+    with open_store(settings) as store:
+        counts = store.delivery_counts()
+        assert "claimed" not in counts and "failed" not in counts
+        assert sum(counts.values()) == 30
+        assert counts.get("retry", 0) <= 2 * 2  # at most two failed connects per connection
+
+
+def test_dot_stuffing_and_line_endings_survive_the_wire(project: Path) -> None:
+    from publisher.config import SmtpConfig
+    from publisher.mailer import OutgoingMessage, SmtpTransport
+
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        transport = SmtpTransport(SmtpConfig(host="127.0.0.1", port=server.port, security="none"))
+        body = b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\n.\nstill body\r\n"
+        reply = transport.send(OutgoingMessage("a@example.com", "b@example.com", "<m@x>", body))
+        transport.close()
+    assert reply.startswith("250")
+    [arrival] = handler.arrivals
+    assert arrival.recipient == "b@example.com"
+    assert handler.contents == [
+        b"Subject: dots\r\n\r\n.starts with a dot\r\n..two\r\nbare\r\n.\r\nstill body\r\n"
+    ]
+
+
+def test_connections_are_reused_then_renewed_after_n_messages(project: Path) -> None:
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        extra = smtp_extra(
+            server.port, smtp="max_messages_per_connection = 4", delivery="connections = 1"
+        )
+        settings = load_settings(write_config(project, extra=extra), environ={})
+        with open_store(settings) as store:
+            add_subscribers(store, [f"r{i}@example.com" for i in range(10)])
+            run_collect(settings, store)
+            plan_editions(settings, store)
+            assert send_pending(settings, store, builder=PrebuiltMessages()).sent == 10
+    per_connection = [handler.peers.count(p) for p in dict.fromkeys(handler.peers)]
+    assert per_connection == [4, 4, 2]

@@ -1,0 +1,101 @@
+"""Crash safety: a sender killed with SIGKILL five times mid-send, then restarted.
+
+The subprocess is ``send_pending`` as ``publisher send`` runs it, with prebuilt messages
+(``tests/send_prebuilt.py``) so that MIME building does not dominate the test's time.
+
+Every subscriber must end with exactly one message at the server, except at most one
+duplicate per kill: the message whose 250 arrived just before the kill, before its commit.
+With one connection there is at most one such message per crash (see publisher/delivery.py).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from publisher.config import load_settings
+from publisher.digest import plan_editions
+from publisher.jobs import open_store, run_collect
+
+from .conftest import ROOT, write_config
+from .smtp_faults import FaultyHandler, add_subscribers, smtp_extra, smtp_server
+
+COUNT = 2000
+KILLS = 5
+LEASE = 2.0
+
+
+def start_sender(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.send_prebuilt", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def wait_for_arrivals(
+    handler: FaultyHandler, more_than: int, proc: subprocess.Popen[bytes]
+) -> bool:
+    """Wait until the server got a new message from this process; False if it exited first."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if len(handler.arrivals) > more_than:
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.01)
+    raise AssertionError("the sender sent nothing for two minutes")
+
+
+def test_sigkill_five_times_then_every_subscriber_has_one_message(project: Path) -> None:
+    rng = random.Random()
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        delivery = f"connections = 1\nlease_seconds = {LEASE}\nbatch_size = 20\n"
+        config = write_config(project, extra=smtp_extra(server.port, delivery=delivery))
+        settings = load_settings(config, environ={})
+        addresses = [f"reader{i}@example.com" for i in range(COUNT)]
+        with open_store(settings) as store:
+            add_subscribers(store, addresses)
+            run_collect(settings, store)
+            plan_editions(settings, store)
+
+        kills: list[tuple[int, int]] = []  # (arrivals before the kill, arrivals after it)
+        while len(kills) < KILLS:
+            before = len(handler.arrivals)
+            proc = start_sender(config)
+            if not wait_for_arrivals(handler, before, proc):
+                break  # finished before we could kill it: nothing left to crash
+            time.sleep(rng.uniform(0.0, 0.8))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            kills.append((before, len(handler.arrivals)))
+        assert len(kills) == KILLS, f"only {len(kills)} kills happened mid-send"
+
+        # Restart until everything is sent; leases of the killed runs expire after LEASE s.
+        for _ in range(5):
+            proc = start_sender(config)
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err.decode()
+            with open_store(settings) as store:
+                counts = store.delivery_counts()
+            if counts == {"sent": COUNT}:
+                break
+            time.sleep(LEASE)
+        assert counts == {"sent": COUNT}, counts
+
+    per_recipient = handler.per_recipient()
+    missing = [a for a in addresses if per_recipient[a] == 0]
+    duplicates = {a: n for a, n in per_recipient.items() if n > 1}
+    print(
+        f"\n{KILLS} kills at arrivals {[k[1] for k in kills]}; duplicates: {duplicates or 'none'}"
+    )
+    assert missing == []
+    assert sum(n - 1 for n in duplicates.values()) <= KILLS
