@@ -123,7 +123,7 @@ class Delivery:
     id: int
     edition_id: int
     subscriber_id: int
-    status: str  # queued | claimed | sent | retry | failed | suppressed
+    status: str  # queued | claimed | sent | retry | failed | suppressed | bounced (after sent)
     attempts: int = 0
     message_id: str = ""
     last_error: str = ""

@@ -101,11 +101,15 @@ def print_digest(report: DigestReport, dry_run: bool) -> None:
         elif plan.edition is not None:
             click.echo(f"digest: edition {plan.edition.id} queued {what}")
     if not report.planned:
-        click.echo("digest: nothing new for any subscriber")
+        click.echo("digest: nobody is due, or nothing new for those who are")
     if not dry_run:
         s = report.sent
+        skipped = f", {s.suppressed} skipped (subscriber suppressed)" if s.suppressed else ""
         click.echo(
-            f"digest: {s.sent} sent, {s.retry} to retry, {s.failed} failed, via {report.transport}"
+            f"digest: {s.sent} sent, {s.retry} to retry, {s.failed} failed{skipped}, "
+            f"via {report.transport}"
         )
+        for email in s.newly_suppressed:
+            click.secho(f"  suppressed {email} (too many hard bounces)", fg="yellow", err=True)
         for line in s.errors:
             click.secho(f"  {line}", fg="yellow", err=True)
