@@ -45,7 +45,7 @@ def test_per_second_pace_and_window_hold_for_reservations_made_at_once() -> None
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.01 - 1e-9
     # No 100 sends closer together than a second plus the guard.
-    assert min(b - a for a, b in zip(times, times[100:], strict=False)) >= 1.05 - 1e-9
+    assert min(b - a for a, b in zip(times, times[100:], strict=False)) >= 1.2 - 1e-9
     assert most_in_any_window(times, 1.0) <= 100
 
 

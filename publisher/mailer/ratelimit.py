@@ -8,9 +8,10 @@ without sleeping.
 
 Per second, two rules hold together: sends are spaced at least ``1 / rate`` apart (smooth, no
 bursts), and no more than ``rate`` sends start in any window of ``1 s + guard``. The guard
-(50 ms by default) absorbs the jitter between our clock and the receiving server's: without
-it, a message delayed a little on the wire can land in the same server-side second as the
-hundred-and-first after it. Hour and day limits are sliding windows (a log of the last
+(200 ms by default, so at most about 83% of the nominal rate is used) absorbs the jitter
+between our clock and the receiving server's: a message delayed on the wire, or a server that
+stalls for a moment and then takes a backlog at once, would otherwise put more than ``rate``
+messages into one server-side second. A 50 ms guard was seen to let 104 through. Hour and day limits are sliding windows (a log of the last
 ``limit`` send times); they can be seeded with recent sends from the database so a restart
 does not forget what was already sent today.
 """
@@ -57,7 +58,7 @@ class RateLimiter:
         per_second: float = 0,
         windows: Iterable[tuple[int, float]] = (),
         *,
-        guard: float = 0.05,
+        guard: float = 0.2,
         clock: Clock = time.monotonic,
     ) -> None:
         self.clock = clock
