@@ -36,18 +36,25 @@ def fail(exc: PublisherError) -> None:
     sys.exit(1)
 
 
-def with_settings(func: F) -> F:
-    """Add ``--config`` and ``-v`` to a command and hand it validated settings and a store."""
-
-    @click.option(
+def config_options(func: F) -> F:
+    """The ``--config`` and ``-v`` options every command has (passed as config_path, verbose)."""
+    func = click.option(
+        "-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv)."
+    )(func)
+    return click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
         envvar="PUBLISHER_CONFIG",
         help="Path to config.toml (default: $PUBLISHER_CONFIG or ./config.toml).",
-    )
-    @click.option("-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv).")
+    )(func)
+
+
+def with_settings(func: F) -> F:
+    """Add ``--config`` and ``-v`` to a command and hand it validated settings and a store."""
+
+    @config_options
     @functools.wraps(func)
     def wrapper(config_path: Path | None, verbose: int, **kwargs: Any) -> Any:
         setup_logging(verbose)

@@ -21,7 +21,7 @@ from ..errors import PublisherError
 from ..jobs import run_send
 from ..store import Store
 from .app import main
-from .common import with_settings
+from .common import config_options, with_settings
 from .core import subscribers
 
 STATUSES = ["queued", "claimed", "sent", "retry", "failed", "suppressed", "bounced"]
@@ -127,15 +127,7 @@ _show_command: Callable[..., None] = with_settings(_show)
 @main.group(invoke_without_command=True)
 @click.option("--edition", type=int, default=None, help="Only this edition.")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="List this status.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="PUBLISHER_CONFIG",
-    help="Path to config.toml (default: $PUBLISHER_CONFIG or ./config.toml).",
-)
-@click.option("-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv).")
+@config_options
 @click.pass_context
 def deliveries(
     ctx: click.Context,
