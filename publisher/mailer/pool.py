@@ -83,13 +83,16 @@ class SenderPool(Generic[T]):
                     continue
                 if not self.limiter.acquire(self.stop):
                     return  # stopping: this one stays claimed until the caller releases it
-                if transport is None:
-                    transport = self.factory()
                 try:
-                    reply: str | None = transport.send(message)
-                    failure: SendFailure | None = None
-                except SendFailure as exc:
-                    reply, failure = None, exc
+                    if transport is None:
+                        transport = self.factory()
+                    try:
+                        reply: str | None = transport.send(message)
+                        failure: SendFailure | None = None
+                    except SendFailure as exc:
+                        reply, failure = None, exc
+                finally:
+                    self.limiter.release()  # the server has answered (or never will)
                 self.handle(item, message, reply, failure)
         except BaseException as exc:  # a broken transport or database stops the whole run
             log.error("sending thread stopped: %s", exc)
