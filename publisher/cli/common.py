@@ -90,8 +90,13 @@ def print_feeds(settings: Settings, report: FeedReport) -> None:
         f"feeds: {report.feeds} feeds, {len(report.written)} files written, "
         f"{report.unchanged} unchanged, {len(report.removed)} removed, in {folder}"
     )
-    for path in report.written:
+    shown = report.written if len(report.written) <= 8 else report.written[:3]
+    for path in shown:
         click.echo(f"  wrote {path.resolve()}")
+    if len(shown) < len(report.written):
+        click.echo(
+            f"  ... and {len(report.written) - len(shown)} more; every feed is listed in {folder / 'index.html'}"
+        )
     for path in report.removed:
         click.echo(f"  removed {path.resolve()}")
     if report.pings.sent or report.pings.failed:
