@@ -26,14 +26,14 @@ from .pages import index_html, opml, stylesheet
 from .plan import PlannedDoc, fingerprint, period_bounds, period_of, plan_feeds
 from .websub import PingReport, ping_hubs
 from .writer import BackgroundWriter, atomic_write, remove_stale_groups
-from .xml import build_atom, build_xml
+from .xml import Entries, build_atom, build_xml
 
 log = logging.getLogger(__name__)
 
 
-def build_all(feed: FeedDoc, site: Site) -> dict[str, bytes]:
+def build_all(feed: FeedDoc, site: Site, entries: Entries) -> dict[str, bytes]:
     """Every format of one subscription feed, by file name."""
-    return {**build_xml(feed, site), "feed.json": build_json(feed, site)}
+    return {**build_xml(feed, site, entries), "feed.json": build_json(feed, site)}
 
 
 @dataclass
@@ -65,7 +65,12 @@ def _items(articles: list[Article], enclosures: dict[str, Enclosure], site: Site
 
 
 def _write_archives(
-    site: Site, store: Store, doc: PlannedDoc, out: Path, writer: BackgroundWriter
+    site: Site,
+    store: Store,
+    doc: PlannedDoc,
+    out: Path,
+    writer: BackgroundWriter,
+    entries: Entries,
 ) -> list[Path]:
     """Write each closed period's archive once; an existing archive is never rewritten."""
     paths = []
@@ -87,7 +92,7 @@ def _write_archives(
             archive_of=period,
             current=site.feed_url(doc.folder, "atom.xml"),
         )
-        writer.submit(path, build_atom(archive, site))
+        writer.submit(path, build_atom(archive, site, entries))
     return paths
 
 
@@ -111,33 +116,39 @@ def _rebuild(
     known = store.feed_fingerprints()
     state: dict[str, str] = {}
     site_digest = site.config_digest()
-    # One item per article, shared by the site, section and author feeds that show it.
-    items: dict[int, FeedItem] = {}
     emails = site.settings.feeds.author_emails
-    writer = BackgroundWriter()
+    stale: list[tuple[PlannedDoc, str]] = []  # (doc, subtitle) of the feeds to rebuild
     for doc in docs:
         subtitle = _subtitle(site, doc)
         digest = fingerprint(site_digest, doc, enclosures, subtitle, emails)
-        paths = {name: out / doc.folder / name for name in FILENAMES}
-        keys = {name: path.relative_to(out).as_posix() for name, path in paths.items()}
-        if all(known.get(keys[n]) == digest and p.exists() for n, p in paths.items()):
-            report.unchanged += len(paths)
+        keys = [f"{doc.folder}/{name}".lstrip("/") for name in FILENAMES]
+        if all(known.get(key) == digest and (out / key).exists() for key in keys):
+            report.unchanged += len(keys)
         else:
-            missing = [h.id for h in doc.heads if h.id not in items]
-            for article in _items(store.articles_by_ids(missing), enclosures, site):
-                assert article.article.id is not None
-                items[article.article.id] = article
-            feed = FeedDoc(
-                folder=doc.folder,
-                title=doc.title,
-                subtitle=subtitle,
-                items=[items[h.id] for h in doc.heads],
-                prev_archive=site.archive_url(doc.folder, doc.periods[-1]) if doc.periods else None,
-            )
-            for name, data in build_all(feed, site).items():
-                writer.submit(paths[name], data, site.feed_url(doc.folder, name))
-        state |= dict.fromkeys(keys.values(), digest)
-        for path in _write_archives(site, store, doc, out, writer):
+            stale.append((doc, subtitle))
+        state |= dict.fromkeys(keys, digest)
+    # One query for every article a rebuilt feed shows; each article's item is made once and
+    # shared by the site, section and author feeds that show it.
+    wanted = list(dict.fromkeys(h.id for doc, _ in stale for h in doc.heads))
+    items = {
+        item.article.id: item
+        for item in _items(store.articles_by_ids(wanted), enclosures, site)
+        if item.article.id is not None
+    }
+    writer = BackgroundWriter()
+    entries = Entries()
+    for doc, subtitle in stale:
+        feed = FeedDoc(
+            folder=doc.folder,
+            title=doc.title,
+            subtitle=subtitle,
+            items=[items[h.id] for h in doc.heads],
+            prev_archive=site.archive_url(doc.folder, doc.periods[-1]) if doc.periods else None,
+        )
+        for name, data in build_all(feed, site, entries).items():
+            writer.submit(out / doc.folder / name, data, site.feed_url(doc.folder, name))
+    for doc in docs:
+        for path in _write_archives(site, store, doc, out, writer, entries):
             state[path.relative_to(out).as_posix()] = "archive"
     pages = {"index.html": index_html(site, docs), "feeds.opml": opml(site, docs)}
     if site.settings.feeds.stylesheet:

@@ -12,15 +12,20 @@ feedgen 1.0.0 pitfalls handled here (each has a test):
   the newest item, so an unchanged feed has unchanged bytes.
 RSS has no place for hub or archive links, so those are added as atom:link after feedgen.
 The trees come from feedgen's ``_create_rss``/``_create_atom`` (what its ``*_str`` methods
-serialise), pinned by the ``feedgen<2`` requirement, to avoid a serialise-and-parse round trip.
+serialise), pinned by the ``feedgen<2`` requirement, to avoid a serialise-and-parse round trip;
+each article's entry is made by feedgen's ``FeedEntry`` once per run and copied into every
+feed that shows it.
 """
 
 from __future__ import annotations
 
+import copy
+
+from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from .model import FeedDoc, Site
+from .model import FeedDoc, FeedItem, Site
 
 ATOM = "http://www.w3.org/2005/Atom"
 FH = "http://purl.org/syndication/history/1.0"
@@ -34,7 +39,9 @@ def _self_url(doc: FeedDoc, site: Site, name: str) -> str:
 
 
 def _generator(doc: FeedDoc, site: Site) -> FeedGenerator:
+    """The feed-level part; entries come from ``Entries`` (made once per article)."""
     fg = FeedGenerator()
+    fg.load_extension("dc", atom=False)  # declares xmlns:dc on the RSS root for dc:creator
     fg.id(_self_url(doc, site, "") if doc.archive_of else site.feed_url(doc.folder, ""))
     fg.title(doc.title)
     fg.subtitle(doc.subtitle or doc.title)
@@ -45,9 +52,19 @@ def _generator(doc: FeedDoc, site: Site) -> FeedGenerator:
     fg.updated(doc.updated)
     fg.lastBuildDate(doc.updated)
     fg.ttl(site.ttl)
-    for item in reversed(doc.items):  # feedgen prepends each new entry
+    return fg
+
+
+class Entries:
+    """Each article's RSS item and Atom entry, made by feedgen once per run and copied into
+    every document that shows the article (site, section and author feeds, archives)."""
+
+    def __init__(self) -> None:
+        self._made: dict[str, tuple[etree._Element, etree._Element]] = {}
+
+    def _make(self, item: FeedItem) -> tuple[etree._Element, etree._Element]:
         article = item.article
-        fe = fg.add_entry()
+        fe = FeedEntry()
         fe.id(article.guid)
         fe.guid(article.guid, permalink=False)
         fe.title(article.title)
@@ -55,10 +72,7 @@ def _generator(doc: FeedDoc, site: Site) -> FeedGenerator:
         fe.published(article.published)
         fe.updated(item.updated)
         if article.author:
-            if item.author_email:
-                fe.author(name=article.author, email=item.author_email)
-            else:
-                fe.author(name=article.author)  # RSS: dc:creator, added in _rss()
+            fe.author(name=article.author, email=item.author_email or None)
         for term in dict.fromkeys([article.section, *article.tags]):
             if term:
                 fe.category(term=term)
@@ -67,7 +81,29 @@ def _generator(doc: FeedDoc, site: Site) -> FeedGenerator:
         if item.enclosure is not None:
             enc = item.enclosure
             fe.enclosure(enc.url, str(enc.length), enc.mime)
-    return fg
+        rss = fe.rss_entry()
+        # RSS's <author> must be an email address: a name alone goes in dc:creator.
+        if article.author and not item.author_email:
+            etree.SubElement(rss, f"{{{DC}}}creator").text = article.author
+        atom = fe.atom_entry()
+        # feedgen#135: its Atom entry links lose rel/type/length; write them ourselves. The
+        # entry's elements carry bare names under the feed's default Atom namespace.
+        for old in atom.findall("link"):
+            atom.remove(old)
+        position = list(atom).index(atom.find("title")) + 1
+        atom.insert(position, _atom_link_bare("alternate", article.link, "text/html"))
+        if item.enclosure is not None:
+            link = _atom_link_bare("enclosure", item.enclosure.url, item.enclosure.mime)
+            link.set("length", str(item.enclosure.length))
+            atom.insert(position + 1, link)
+        return rss, atom
+
+    def get(self, item: FeedItem) -> tuple[etree._Element, etree._Element]:
+        """Copies of the article's (RSS item, Atom entry), ready to append to a document."""
+        made = self._made.get(item.article.guid)
+        if made is None:
+            made = self._made[item.article.guid] = self._make(item)
+        return copy.deepcopy(made[0]), copy.deepcopy(made[1])
 
 
 def _atom_link(rel: str, href: str, mime: str = "") -> etree._Element:
@@ -105,7 +141,7 @@ def _serialise(root: etree._Element, site: Site) -> bytes:
     return head + bytes(body) + b"\n"
 
 
-def _rss(fg: FeedGenerator, doc: FeedDoc, site: Site) -> bytes:
+def _rss(fg: FeedGenerator, doc: FeedDoc, site: Site, entries: Entries) -> bytes:
     """RSS 2.0 with content:encoded, dc:creator, enclosures, and atom:link self/hub/archive."""
     root, _ = fg._create_rss()  # the tree rss_str() would serialise: no parse round trip
     channel = root.find("channel")
@@ -113,35 +149,21 @@ def _rss(fg: FeedGenerator, doc: FeedDoc, site: Site) -> bytes:
     home = channel.find("link")
     assert home is not None
     home.text = site.url + "/"
-    # RSS's <author> must be an email address: a name alone goes in dc:creator (feedgen's dc
-    # extension does this too, at several times the cost).
-    for element, item in zip(channel.iterfind("item"), doc.items, strict=True):
-        if item.article.author and not item.author_email:
-            etree.SubElement(element, f"{{{DC}}}creator").text = item.article.author
     description = channel.find("description")
     position = list(channel).index(description) + 1
     for rel, href, mime in _feed_links(doc, site, "rss.xml"):
         channel.insert(position, _atom_link(rel, href, mime))
         position += 1
+    for item in doc.items:
+        channel.append(entries.get(item)[0])
     return _serialise(root, site)
 
 
-def _atom(fg: FeedGenerator, doc: FeedDoc, site: Site) -> bytes:
+def _atom(fg: FeedGenerator, doc: FeedDoc, site: Site, entries: Entries) -> bytes:
     """Atom 1.0 with html content, entry links intact, hub and RFC 5005 archive links."""
     # The tree atom_str() would serialise. Its elements carry bare names under the default
     # Atom namespace, so ours must too.
     root, _ = fg._create_atom()
-    items = {item.article.guid: item for item in doc.items}
-    for entry in root.iter("entry"):
-        item = items[entry.findtext("id") or ""]
-        for old in entry.findall("link"):
-            entry.remove(old)
-        position = list(entry).index(entry.find("title")) + 1
-        entry.insert(position, _atom_link_bare("alternate", item.article.link, "text/html"))
-        if item.enclosure is not None:
-            enc = _atom_link_bare("enclosure", item.enclosure.url, item.enclosure.mime)
-            enc.set("length", str(item.enclosure.length))
-            entry.insert(position + 1, enc)
     position = list(root).index(root.find("link"))
     for rel, href, mime in _feed_links(doc, site, "atom.xml"):
         root.insert(position, _atom_link_bare(rel, href, mime))
@@ -149,15 +171,17 @@ def _atom(fg: FeedGenerator, doc: FeedDoc, site: Site) -> bytes:
     if doc.archive_of:  # extension elements must come before the entries
         marker = etree.Element(f"{{{FH}}}archive", nsmap={"fh": FH})
         root.insert(list(root).index(root.find("title")), marker)
+    for item in doc.items:
+        root.append(entries.get(item)[1])
     return _serialise(root, site)
 
 
-def build_xml(doc: FeedDoc, site: Site) -> dict[str, bytes]:
+def build_xml(doc: FeedDoc, site: Site, entries: Entries) -> dict[str, bytes]:
     """RSS 2.0 and Atom 1.0 for one document, from one feedgen generator."""
     fg = _generator(doc, site)
-    return {"rss.xml": _rss(fg, doc, site), "atom.xml": _atom(fg, doc, site)}
+    return {"rss.xml": _rss(fg, doc, site, entries), "atom.xml": _atom(fg, doc, site, entries)}
 
 
-def build_atom(doc: FeedDoc, site: Site) -> bytes:
+def build_atom(doc: FeedDoc, site: Site, entries: Entries) -> bytes:
     """Atom alone: archive documents (RFC 5005) are Atom only."""
-    return _atom(_generator(doc, site), doc, site)
+    return _atom(_generator(doc, site), doc, site, entries)
