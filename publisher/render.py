@@ -214,6 +214,10 @@ def inline_css(document: str) -> str:
                 cssutils_logging_level=logging.CRITICAL,
                 disable_validation=True,
                 allow_network=False,
+                # Keep the templates' own width/height attributes: premailer would copy CSS
+                # "height: auto" into height="auto", which is not a valid attribute value and
+                # leaves Outlook without the image's size.
+                disable_basic_attributes=["width", "height"],
             ).transform()
         )
     except Exception as exc:  # premailer raises bare exceptions from cssutils and lxml
