@@ -1,23 +1,20 @@
-"""The public digest archive: one page per edition variant, an index, and an Atom feed.
+"""The public digest archive: one page per edition variant, an index, and RSS and Atom feeds.
 
 ``archive/<date>/<variant>.html`` is the digest as subscribers saw it minus everything personal
 (greeting, unsubscribe and preference links), so the "view in your browser" link of every
-message can point at it and non-subscribers can browse past issues. The feed is written with
-the standard library's ``xml.etree`` rather than feedgen: DESIGN.md keeps feedgen inside
-``feeds.py``, whose one job is the article feeds. Files are written to a temporary name in the
-same folder, fsynced and renamed, and left untouched when their bytes would not change.
+message can point at it and non-subscribers can browse past issues. ``feed.xml`` (Atom) and
+``rss.xml`` announce new issues; they are built by the feeds package, the only home of
+feedgen. Files are written atomically and left untouched when their bytes would not change.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
+from .atomicfile import atomic_write
 from .config import Settings
+from .feeds import PageEntry, build_page_feeds
 from .models import Edition
 from .render import Renderer
 from .sender import digest_context, edition_date, web_url
@@ -25,26 +22,7 @@ from .store import Store
 
 log = logging.getLogger(__name__)
 
-ATOM = "http://www.w3.org/2005/Atom"
 INDEX_LIMIT = 500
-
-
-def atomic_write(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` all at once; False (nothing written) if it is unchanged."""
-    if path.exists() and path.read_bytes() == data:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
 
 
 def edition_path(settings: Settings, edition: Edition) -> Path:
@@ -72,7 +50,7 @@ def write_archive(
 
 
 def write_index(settings: Settings, store: Store, renderer: Renderer) -> list[Path]:
-    """The archive's ``index.html`` and ``feed.xml`` (Atom), newest edition first."""
+    """The archive's ``index.html``, ``feed.xml`` (Atom) and ``rss.xml``, newest first."""
     root = settings.path(settings.digest.archive_dir)
     editions = [e for e in store.list_editions(INDEX_LIMIT) if e.kind == "digest" and e.variant]
     entries = [
@@ -90,48 +68,38 @@ def write_index(settings: Settings, store: Store, renderer: Renderer) -> list[Pa
             "site_name": settings.site.name,
             "site_url": settings.site.url,
             "feed_url": settings.archive_url + "/feed.xml",
+            "rss_url": settings.archive_url + "/rss.xml",
             "entries": entries,
         },
     )
     written = []
     if atomic_write(root / "index.html", html.encode("utf-8")):
         written.append(root / "index.html")
-    if atomic_write(root / "feed.xml", atom_feed(settings, editions)):
-        written.append(root / "feed.xml")
+    for name, data in edition_feeds(settings, editions).items():
+        if atomic_write(root / name, data):
+            written.append(root / name)
     return written
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def atom_feed(settings: Settings, editions: list[Edition]) -> bytes:
-    """An Atom 1.0 feed of the archived editions (ids are their permanent page URLs)."""
-    ET.register_namespace("", ATOM)
-
-    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
-        if text is not None:
-            element.text = text
-        return element
-
+def edition_feeds(settings: Settings, editions: list[Edition]) -> dict[str, bytes]:
+    """``feed.xml`` (Atom) and ``rss.xml`` of the archived editions; ids are the page URLs."""
     base = settings.archive_url
-    feed = ET.Element(f"{{{ATOM}}}feed")
-    sub(feed, "id", base + "/")
-    sub(feed, "title", f"{settings.site.name}: digest archive")
-    updated = max((e.cut_at for e in editions), default=datetime(2000, 1, 1, tzinfo=UTC))
-    sub(feed, "updated", _iso(updated))
-    sub(feed, "link", rel="self", href=base + "/feed.xml", type="application/atom+xml")
-    sub(feed, "link", rel="alternate", href=base + "/", type="text/html")
-    author = sub(feed, "author")
-    sub(author, "name", settings.site.name)
+    pages = []
     for edition in editions:
-        url = web_url(edition, settings)
-        entry = sub(feed, "entry")
-        sub(entry, "id", url)
-        sub(entry, "title", edition.subject or f"{settings.site.name} digest")
-        sub(entry, "updated", _iso(edition.cut_at))
-        sub(entry, "link", rel="alternate", href=url, type="text/html")
         count = len(edition.article_ids)
-        sub(entry, "summary", f"{count} {'story' if count == 1 else 'stories'}")
-    return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))
+        pages.append(
+            PageEntry(
+                url=web_url(edition, settings),
+                title=edition.subject or f"{settings.site.name} digest",
+                updated=edition.cut_at,
+                summary=f"{count} {'story' if count == 1 else 'stories'}",
+            )
+        )
+    built = build_page_feeds(
+        f"{settings.site.name}: digest archive",
+        base + "/",
+        base + "/rss.xml",
+        base + "/feed.xml",
+        pages,
+    )
+    return {"feed.xml": built["atom"], "rss.xml": built["rss"]}

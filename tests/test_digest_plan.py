@@ -180,9 +180,11 @@ def test_plan_preview_test_send_and_archive_commands(project: Path, smtp_server)
     assert len(pages) == 1
     page = pages[0].read_text(encoding="utf-8")
     assert "unsubscribe" not in page.lower() and "Hello" not in page
-    feed = feedparser.parse(str(project / "archive" / "feed.xml"))
-    assert feed.bozo == 0 and len(feed.entries) == 1
-    assert feed.entries[0].link.endswith(pages[0].name)
+    for name, version in (("feed.xml", "atom10"), ("rss.xml", "rss20")):
+        feed = feedparser.parse(str(project / "archive" / name))
+        assert feed.bozo == 0 and feed.version == version and len(feed.entries) == 1
+        assert feed.entries[0].link.endswith(pages[0].name)
+        assert [link.rel for link in feed.entries[0].links].count("alternate") == 1
     assert pages[0].name in (project / "archive" / "index.html").read_text(encoding="utf-8")
     # test-send goes through the configured transport and queues nothing.
     smtp = write_config(

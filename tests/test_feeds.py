@@ -15,8 +15,8 @@ import pytest
 from lxml import etree
 from sqlalchemy import update
 
+from publisher import atomicfile
 from publisher.config import Settings, load_settings
-from publisher.feeds import writer
 from publisher.jobs import open_store, run_collect
 from publisher.store.schema import articles, feed_state
 
@@ -341,7 +341,7 @@ def test_crash_mid_write_keeps_previous_feed(
     def explode(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writer.os, "fsync", explode)
+    monkeypatch.setattr(atomicfile.os, "fsync", explode)
     with pytest.raises(Exception, match="No space left"):
         build(settings)
     assert path.read_bytes() == before

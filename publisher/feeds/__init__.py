@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..atomicfile import atomic_write
 from ..config import Settings
 from ..errors import FeedError
 from ..models import Article
@@ -25,8 +26,8 @@ from .model import FILENAMES, Enclosure, FeedDoc, FeedItem, Site, item_html
 from .pages import index_html, opml, stylesheet
 from .plan import PlannedDoc, fingerprint, period_bounds, period_of, plan_feeds
 from .websub import PingReport, ping_hubs
-from .writer import BackgroundWriter, atomic_write, remove_stale_groups
-from .xml import Entries, build_atom, build_xml
+from .writer import BackgroundWriter, remove_stale_groups
+from .xml import Entries, PageEntry, build_atom, build_page_feeds, build_xml
 
 log = logging.getLogger(__name__)
 
@@ -208,4 +209,4 @@ def write_feeds(settings: Settings, store: Store, now: datetime | None = None) -
     return report
 
 
-__all__ = ["FeedReport", "atomic_write", "write_feeds"]
+__all__ = ["FeedReport", "PageEntry", "atomic_write", "build_page_feeds", "write_feeds"]

@@ -20,12 +20,14 @@ feed that shows it.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
+from datetime import datetime
 
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from .model import FeedDoc, FeedItem, Site
+from .model import EPOCH, FeedDoc, FeedItem, Site
 
 ATOM = "http://www.w3.org/2005/Atom"
 FH = "http://purl.org/syndication/history/1.0"
@@ -185,3 +187,58 @@ def build_xml(doc: FeedDoc, site: Site, entries: Entries) -> dict[str, bytes]:
 def build_atom(doc: FeedDoc, site: Site, entries: Entries) -> bytes:
     """Atom alone: archive documents (RFC 5005) are Atom only."""
     return _atom(_generator(doc, site), doc, site, entries)
+
+
+@dataclass(frozen=True)
+class PageEntry:
+    """A page worth announcing that is not an article: a digest edition in the archive."""
+
+    url: str  # also its permanent id
+    title: str
+    updated: datetime
+    summary: str
+
+
+def build_page_feeds(
+    title: str, home: str, rss_url: str, atom_url: str, pages: list[PageEntry]
+) -> dict[str, bytes]:
+    """RSS 2.0 and Atom 1.0 of a list of pages, newest first (used by the digest archive)."""
+    updated = max((p.updated for p in pages), default=EPOCH)
+    outputs: dict[str, bytes] = {}
+    for name, self_url, mime in (
+        ("rss", rss_url, "application/rss+xml"),
+        ("atom", atom_url, "application/atom+xml"),
+    ):
+        fg = FeedGenerator()
+        fg.id(home)
+        fg.title(title)
+        fg.subtitle(title)
+        fg.author(name=title)
+        fg.link(href=self_url, rel="self", type=mime)  # one format per generator (see above)
+        fg.link(href=home, rel="alternate", type="text/html")  # last: RSS's <link>
+        fg.updated(updated)
+        fg.lastBuildDate(updated)
+        fg.generator("publisher")
+        for page in reversed(pages):  # feedgen prepends each new entry
+            fe = fg.add_entry()
+            fe.id(page.url)
+            fe.guid(page.url, permalink=True)
+            fe.title(page.title)
+            fe.link(href=page.url)
+            fe.updated(page.updated)
+            fe.published(page.updated)
+            fe.summary(page.summary)
+        if name == "rss":
+            outputs[name] = bytes(fg.rss_str(pretty=True))
+        else:
+            root, _ = fg._create_atom()
+            for entry in root.iter("entry"):  # feedgen#135, as for article feeds
+                link = entry.find("link")
+                if link is not None:
+                    link.set("rel", "alternate")
+                    link.set("type", "text/html")
+            etree.indent(root)
+            outputs[name] = bytes(
+                etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)
+            )
+    return outputs
