@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Engine, String, func, insert, select, type_coerce, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Article, ArticleHead
@@ -151,32 +151,17 @@ class ArticleQueries:
             row = conn.execute(select(articles).where(articles.c.key == key)).mappings().first()
         return _article_from_row(row) if row else None
 
-    def key_for_link(self, link: str) -> str | None:
-        """The key of the stored article with this link, if any (used to drop duplicates)."""
-        with self.engine.connect() as conn:
-            key = conn.execute(
-                select(articles.c.key)
-                .where(articles.c.link == link)
-                .order_by(articles.c.id)
-                .limit(1)
-            ).scalar()
-        return str(key) if key is not None else None
-
     def count_articles(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(articles)).scalar_one())
 
-    def latest_articles(
-        self, limit: int, *, section: str | None = None, author: str | None = None
-    ) -> list[Article]:
-        """The newest ``limit`` articles by publication date (optionally of one section or
-        author), newest first."""
-        query = select(articles)
-        if section is not None:
-            query = query.where(articles.c.section == section)
-        if author is not None:
-            query = query.where(articles.c.author == author)
-        query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc()).limit(limit)
+    def latest_articles(self, limit: int) -> list[Article]:
+        """The newest ``limit`` articles by publication date, newest first."""
+        query = (
+            select(articles)
+            .order_by(articles.c.published_at.desc(), articles.c.id.desc())
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_article_from_row(r) for r in conn.execute(query).mappings()]
 
@@ -232,16 +217,3 @@ class ArticleQueries:
             rows = conn.execute(select(articles).where(articles.c.id.in_(list(ids)))).mappings()
             found = {r["id"]: _article_from_row(r) for r in rows}
         return [found[i] for i in ids if i in found]
-
-    def articles_after(self, cursor: int, limit: int) -> list[Article]:
-        """Articles first collected after the cursor, in collection order."""
-        query = select(articles).where(articles.c.id > cursor).order_by(articles.c.id).limit(limit)
-        with self.engine.connect() as conn:
-            return [_article_from_row(r) for r in conn.execute(query).mappings()]
-
-    def max_article_id(self, conn: Connection | None = None) -> int:
-        query = select(func.coalesce(func.max(articles.c.id), 0))
-        if conn is not None:
-            return int(conn.execute(query).scalar_one())
-        with self.engine.connect() as own:
-            return int(own.execute(query).scalar_one())

@@ -233,10 +233,6 @@ class DeliveryQueries:
         """A writer that records attempts over one connection it keeps open."""
         return AttemptWriter(self, worker)
 
-    def record_attempt(self, attempt: Attempt, worker: str) -> bool:
-        """Record one attempt; see ``record_attempts``."""
-        return self.record_attempts([attempt], worker)[0]
-
     def make_retries_due(self, edition_id: int | None = None) -> int:
         """Let every delivery waiting for a retry go at once (the operator asked for it)."""
         query = update(deliveries).where(deliveries.c.status == "retry")

@@ -6,7 +6,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, Integer, func, insert, literal, select, text, update
 
@@ -191,11 +191,6 @@ class EditionQueries:
                 .values(last_article_id=cursor)
             )
         return Edition(int(key[0]), kind, cut_at, article_ids, subject)
-
-    def last_edition_cut_at(self) -> datetime | None:
-        with self.engine.connect() as conn:
-            value = conn.execute(select(func.max(editions.c.cut_at))).scalar()
-        return value.replace(tzinfo=UTC) if value is not None else None
 
     def get_edition(self, edition_id: int) -> Edition:
         with self.engine.connect() as conn:

@@ -119,8 +119,3 @@ class FeedStateQueries:
             values |= {"pending_since": None, "attempts": 0, "last_ping_at": now_utc()}
         with self.engine.begin() as conn:
             conn.execute(update(feed_pings).where(feed_pings.c.id == ping_id).values(**values))
-
-    def ping_errors(self) -> dict[tuple[str, str], str]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(feed_pings).where(feed_pings.c.last_error != ""))
-            return {(r.hub, r.topic): r.last_error for r in rows}
