@@ -24,6 +24,10 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
 from pathlib import Path
 
 from sqlalchemy import insert
@@ -32,11 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from publisher.config import Settings, parse_settings  # noqa: E402
-from publisher.digest import plan_editions  # noqa: E402
-from publisher.mailer import build_message  # noqa: E402
-from publisher.mailer.signing import Signer  # noqa: E402
+from publisher.digest.compose import DigestComposer, make_renderer  # noqa: E402
+from publisher.jobs import run_plan  # noqa: E402
+from publisher.mail.dkim import Signer  # noqa: E402
 from publisher.models import Article, Subscriber  # noqa: E402
-from publisher.sender import DigestSender, make_renderer  # noqa: E402
 from publisher.store import Store  # noqa: E402
 from publisher.store.schema import subscribers as subscribers_table  # noqa: E402
 
@@ -88,7 +91,7 @@ def setup(folder: Path, subscriber_count: int) -> tuple[Settings, Store]:
             image_url=f"https://news.example.com/img/{i}.jpg" if i % 3 == 0 else "",
             image_alt="A photograph",
         )
-        store.upsert_article(article, guid=f"tag:news.example.com,2024:{i}")
+        store.upsert_articles([(article, f"tag:news.example.com,2024:{i}")])
     combos = section_combinations(20)
     rows = [
         {
@@ -113,10 +116,9 @@ def setup(folder: Path, subscriber_count: int) -> tuple[Settings, Store]:
 def real_path(settings: Settings, store: Store) -> tuple[int, int, float, float]:
     """(messages, bytes, plan seconds, total seconds) for plan + build of every message."""
     start = time.perf_counter()
-    renderer = make_renderer(settings)
-    planned = plan_editions(settings, store, NOW, renderer=renderer)
+    planned = run_plan(settings, store, NOW)  # plan, then archive the new editions
     plan_seconds = time.perf_counter() - start
-    sender = DigestSender(settings, store, renderer)
+    sender = DigestComposer(settings, store, make_renderer(settings))
     count = size = 0
     for plan in planned:
         assert plan.edition is not None
@@ -135,7 +137,7 @@ def naive(
 ) -> float:
     """Messages per second building each with EmailMessage (and rendering each, unless once)."""
     edition = store.list_editions(1)[0]
-    sender = DigestSender(settings, store, make_renderer(settings))
+    sender = DigestComposer(settings, store, make_renderer(settings))
     renderer = make_renderer(settings)
     once = renderer.render_digest(sender.context(edition), settings.digest.subject)
     start = time.perf_counter()
@@ -147,21 +149,18 @@ def naive(
         )
         values = sender.personal_values(subscriber, NOW)
         html, text = rendered.personalise(values)
-        build_message(
-            subject=rendered.subject,
-            html=html,
-            text=text,
-            from_name=settings.site.name,
-            from_address=settings.digest.from_address,
-            to_name=subscriber.name,
-            to_address=subscriber.email,
-            message_id=f"<digest.{edition.id}.{subscriber.id}@news.example.com>",
-            date=NOW,
-            extra_headers={
-                "List-Unsubscribe": f"<{values['unsubscribe_url']}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
-        )
+        # The general path: one EmailMessage per recipient, encoded by the stdlib.
+        msg = EmailMessage(policy=SMTP.clone(max_line_length=998))
+        msg["Subject"] = rendered.subject
+        msg["From"] = Address(settings.site.name, addr_spec=settings.digest.from_address)
+        msg["To"] = Address(subscriber.name, addr_spec=subscriber.email)
+        msg["Date"] = format_datetime(NOW)
+        msg["Message-ID"] = f"<digest.{edition.id}.{subscriber.id}@news.example.com>"
+        msg["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
+        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+        msg.as_bytes()
     return len(subscribers) / (time.perf_counter() - start)
 
 
@@ -175,7 +174,7 @@ def dkim_cost(settings: Settings, store: Store, samples: int) -> float:
         key = key_path.read_bytes()
     signer = Signer("bench", "news.example.com", key)
     edition = store.list_editions(1)[0]
-    sender = DigestSender(settings, store, make_renderer(settings))
+    sender = DigestComposer(settings, store, make_renderer(settings))
     reader = Subscriber(id=1, email="reader1@example.com", name="Reader")
     data = sender.message(edition, reader, NOW).data
     start = time.perf_counter()

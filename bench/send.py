@@ -44,12 +44,14 @@ from sqlalchemy import insert, update
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+
 from publisher.config import parse_settings  # noqa: E402
-from publisher.delivery import send_pending  # noqa: E402
-from publisher.digest import message_id  # noqa: E402
-from publisher.mailer import OutgoingMessage, SmtpTransport, TransportChoice  # noqa: E402
-from publisher.mailer.pool import SenderPool  # noqa: E402
-from publisher.mailer.ratelimit import RateLimiter  # noqa: E402
+from publisher.digest.plan import plan_editions  # noqa: E402
+from publisher.mail import OutgoingMessage, SmtpTransport, TransportChoice  # noqa: E402
+from publisher.mail.mime import message_id  # noqa: E402
+from publisher.mail.pool import SenderPool  # noqa: E402
+from publisher.mail.queue import send_pending  # noqa: E402
+from publisher.mail.ratelimit import RateLimiter  # noqa: E402
 from publisher.models import Edition, Subscriber  # noqa: E402
 from publisher.store import Store  # noqa: E402
 from publisher.store.schema import deliveries, subscribers  # noqa: E402
@@ -143,6 +145,7 @@ def settings_for(port: int, connections: int, db: Path):  # type: ignore[no-unty
         "database": {"url": f"sqlite:///{db}"},
         "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 30},
         "delivery": {"connections": connections, "batch_size": 200},
+        "digest": {"when_empty": "note"},  # the planner queues one note per subscriber
     }
     return parse_settings(data, db.parent, "bench", environ={})
 
@@ -184,13 +187,13 @@ def bench_queue(port: int, connections: int, count: int, folder: Path) -> float:
             ]
             with store.engine.begin() as conn:
                 conn.execute(insert(subscribers), rows)
-            store.create_edition("daily", now, [1], list(range(1, count + 1)))
+            plan_editions(settings, store, now)
         else:
             with store.engine.begin() as conn:
                 conn.execute(update(deliveries).values(status="queued", attempts=0))
         choice = TransportChoice("bench", lambda: SmtpTransport(settings.smtp), connections)  # type: ignore[arg-type]
         started = time.perf_counter()
-        report = send_pending(settings, store, choice, builder=Prebuilt())
+        report = send_pending(settings.delivery, store, choice, Prebuilt())
         took = time.perf_counter() - started
         assert report.sent == count and store.delivery_counts() == {"sent": count}, report
     return count / took

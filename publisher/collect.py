@@ -16,7 +16,7 @@ from .errors import ArticleError
 from .models import Article, Unchanged
 from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
 from .sources import Source
-from .store import Store
+from .store.protocols import ArticleWriter
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def tag_uri(domain: str, article: Article) -> str:
 BATCH = 200  # articles per transaction: fast, and a crash loses at most one batch's work
 
 
-def collect(sources: list[Source], store: Store, domain: str) -> CollectReport:
+def collect(sources: list[Source], store: ArticleWriter, domain: str) -> CollectReport:
     """Collect from every source; one bad item is reported and skipped, never fatal."""
     report = CollectReport()
     known = store.source_hashes()

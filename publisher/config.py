@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -34,6 +43,59 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
 }
 
 
+# A bare ASCII mailbox that is safe inside a header: no whitespace, no address or header
+# syntax. Our own addresses (From, Reply-To, the unsubscribe mailbox) are checked with it here
+# and again when a header is built (``mail.mime``); readers' addresses follow the stricter
+# rule in ``subscribers.validate_email``.
+MAILBOX = re.compile(r"[^@\s<>,;:\"\\()\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def check_zone(value: str) -> str:
+    """``value`` if it names an IANA time zone; ValueError saying what to use otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as 'Asia/Karachi'"
+        ) from exc
+    return value
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL (pydantic's ``HttpUrl`` decides), kept as written minus a
+    trailing slash, so URLs built from it by appending paths never double the slash."""
+    if value:
+        try:
+            _HTTP_URL.validate_python(value)
+        except ValidationError:
+            raise ValueError(
+                f"{value!r} must be an absolute http(s) URL such as 'https://news.example.com'"
+            ) from None
+        if "?" in value or "#" in value:
+            raise ValueError(f"{value!r} must not carry a query or fragment")
+    return value.rstrip("/")
+
+
+def _mailbox(value: str) -> str:
+    if value and (not value.isascii() or not MAILBOX.fullmatch(value)):
+        raise ValueError(
+            f"{value!r} must be a bare email address such as 'digest@news.example.com'"
+        )
+    return value
+
+
+def _hhmm(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError("must be a 24-hour local time 'HH:MM', such as '07:00'")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+ZoneName = Annotated[str, AfterValidator(check_zone)]
+Mailbox = Annotated[str, AfterValidator(_mailbox)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,29 +104,11 @@ class SiteConfig(_Section):
     """Who publishes: names, URLs and the newsroom's time zone."""
 
     name: str = "Publisher"
-    url: str = "http://localhost:8000"
+    url: HttpUrlText = "http://localhost:8000"
     description: str = ""
     language: str = "en"
-    timezone: str = "UTC"
+    timezone: ZoneName = "UTC"
     secret_key: str = "change-me"
-
-    @field_validator("url")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an absolute http(s) URL such as 'https://news.example.com'")
-        return value.rstrip("/")
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}; use an IANA name such as 'Asia/Karachi'"
-            ) from exc
-        return value
 
     @property
     def tz(self) -> ZoneInfo:
@@ -103,69 +147,30 @@ class FeedsConfig(_Section):
     per_author: bool = True
     archives: bool = True
     stylesheet: bool = True
-    hubs: list[str] = Field(default_factory=list)
+    hubs: list[HttpUrlText] = Field(default_factory=list)
     hub_timeout: float = Field(default=10.0, gt=0)
-    author_emails: dict[str, str] = Field(default_factory=dict)
+    author_emails: dict[str, Mailbox] = Field(default_factory=dict)
     media_dir: Path | None = None
     fetch_media: bool = True
     media_timeout: float = Field(default=5.0, gt=0)
-
-    @field_validator("hubs")
-    @classmethod
-    def _hub_urls(cls, value: list[str]) -> list[str]:
-        for hub in value:
-            if not re.match(r"^https?://[^/\s]+", hub):
-                raise ValueError(f"hub {hub!r} must be an absolute http(s) URL")
-        return value
-
-    @field_validator("author_emails")
-    @classmethod
-    def _emails(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, address in value.items():
-            if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address):
-                raise ValueError(f"author_emails[{name!r}] = {address!r} is not an email address")
-        return value
 
 
 class DigestConfig(_Section):
     """What the digest looks like, who it is from, and when the daemon sends it."""
 
-    send_time: str = "07:00"
-    from_address: str = "digest@localhost"
+    send_time: Annotated[str, AfterValidator(_hhmm)] = "07:00"
+    from_address: Mailbox = "digest@localhost"
     from_name: str = ""
-    reply_to: str = ""
+    reply_to: Mailbox = ""
     subject: str = "{site} digest, {date}: {headline}"
     outbox: Path = Path("outbox")
     templates_dir: Path | None = None
     max_articles: int = Field(default=100, ge=1)
     weekday: int = Field(default=0, ge=0, le=6)
     when_empty: Literal["skip", "note"] = "skip"
-    unsubscribe_mailbox: str = ""
+    unsubscribe_mailbox: Mailbox = ""
     archive_dir: Path = Path("archive")
-    archive_url: str = ""
-
-    @field_validator("send_time")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError("must be a 24-hour local time 'HH:MM', such as '07:00'")
-        return value
-
-    @field_validator("from_address", "reply_to", "unsubscribe_mailbox")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if value and not re.fullmatch(r"[^@\s<>\r\n]+@[^@\s<>\r\n]+", value):
-            raise ValueError("must be a bare email address such as 'digest@news.example.com'")
-        return value
-
-    @field_validator("archive_url")
-    @classmethod
-    def _archive_url(cls, value: str) -> str:
-        if value and not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(
-                "must be an absolute http(s) URL such as 'https://news.example.com/archive'"
-            )
-        return value.rstrip("/")
+    archive_url: HttpUrlText = ""
 
     @property
     def send_hour_minute(self) -> tuple[int, int]:

@@ -1,23 +1,33 @@
-"""The steps of a run (collect, feeds, digest) as plain functions over settings and a store.
+"""The steps of a run (collect, feeds, plan, archive, send, bounces) as plain functions.
 
-Both entry points, the CLI and the scheduler, call these; keeping them here means neither entry
+Both entry points, the CLI and the daemon, call these; keeping them here means neither entry
 point imports the other, and every scheduled job can be run by hand with the same result.
+This is also the one place where steps are joined: planning does not archive and the queue
+does not render; each step is called here, explicitly, with what it needs handed in.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .collect import CollectReport, collect
 from .config import Settings
-from .delivery import Progress, SendReport, send_pending
-from .digest import PlannedEdition, plan_editions
+from .digest.archive import write_archive
+from .digest.compose import DigestComposer, make_renderer
+from .digest.plan import PlannedEdition, plan_editions
+from .errors import PublisherError
 from .feeds import FeedReport, write_feeds
-from .mailer import make_transport_factory
+from .mail.bounces import BounceReport, process_bounces
+from .mail.queue import Progress, SendReport, send_pending
+from .mail.transports import make_transport_factory
+from .models import Edition
 from .sources import build_sources
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -41,6 +51,26 @@ def run_feeds(settings: Settings, store: Store) -> FeedReport:
     return write_feeds(settings, store)
 
 
+def run_plan(
+    settings: Settings, store: Store, now: datetime | None = None, *, dry_run: bool = False
+) -> list[PlannedEdition]:
+    """Queue every due subscriber's digest, then archive the editions just queued."""
+    planned = plan_editions(settings, store, now or datetime.now(UTC), dry_run=dry_run)
+    created = [p.edition for p in planned if p.edition is not None]
+    if created:
+        run_archive(settings, store, created)
+    return planned
+
+
+def run_archive(settings: Settings, store: Store, editions: list[Edition]) -> None:
+    """Write the editions' archive pages, index and feeds; a failure is logged, not raised:
+    the queued deliveries stand, and the next archive run writes the index again."""
+    try:
+        write_archive(settings, store, make_renderer(settings), editions)
+    except (PublisherError, OSError) as exc:
+        log.warning("archive not updated: %s", exc)
+
+
 def run_digest(
     settings: Settings,
     store: Store,
@@ -56,9 +86,7 @@ def run_digest(
     now, whatever their backoff: that is the moment the operator wants mail out. The daemon,
     which comes back every few minutes, passes ``retry_now=False`` and honours the backoff.
     """
-    report = DigestReport(
-        planned=plan_editions(settings, store, now or datetime.now(UTC), dry_run=dry_run)
-    )
+    report = DigestReport(planned=run_plan(settings, store, now, dry_run=dry_run))
     if dry_run:
         return report
     report.sent, report.transport = run_send(settings, store, stop=stop, retry_now=retry_now)
@@ -77,4 +105,10 @@ def run_send(
     if retry_now:
         store.make_retries_due()
     choice = make_transport_factory(settings)
-    return send_pending(settings, store, choice, stop=stop, progress=progress), choice.description
+    builder = DigestComposer(settings, store, make_renderer(settings))
+    report = send_pending(settings.delivery, store, choice, builder, stop=stop, progress=progress)
+    return report, choice.description
+
+
+def run_bounces(settings: Settings, store: Store) -> BounceReport:
+    return process_bounces(settings, store)

@@ -15,9 +15,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
+from sqlalchemy import select, text
 
 from publisher.cli import main
 from publisher.config import Settings, load_settings
+from publisher.models import Article
+from publisher.store import Store
+from publisher.store.schema import articles, subscribers
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "000_70c30224e34ffb25.txt"
@@ -131,7 +135,7 @@ def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     import uuid
 
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine
 
     name = f"publisher_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -161,3 +165,26 @@ def make_rsa_key(path: Path, bits: int = 2048) -> Path:
 @pytest.fixture(scope="session")
 def dkim_key_pem(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return make_rsa_key(tmp_path_factory.mktemp("dkim") / "dkim.pem").read_bytes()
+
+
+# -- reading the database in tests: plain SQL, so the store keeps only what publisher uses ----
+def stored_article(store: Store, key: str) -> Article | None:
+    """The stored article with this source key, or None."""
+    with store.engine.connect() as conn:
+        found = conn.execute(select(articles.c.id).where(articles.c.key == key)).scalar()
+    return store.articles_by_ids([int(found)])[0] if found is not None else None
+
+
+def count_rows(store: Store, table: str) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def subscriber_state(store: Store, email: str) -> tuple[str, int] | None:
+    """(status, bounce count) of the subscriber with this address."""
+    query = select(subscribers.c.status, subscribers.c.bounce_count).where(
+        subscribers.c.email == email
+    )
+    with store.engine.connect() as conn:
+        row = conn.execute(query).first()
+    return (str(row.status), int(row.bounce_count)) if row else None

@@ -8,13 +8,12 @@ from __future__ import annotations
 import sys
 
 from publisher.config import load_settings
-from publisher.delivery import send_pending
 from publisher.jobs import open_store
 
-from .smtp_faults import PrebuiltMessages
+from .smtp_faults import PrebuiltMessages, send_with
 
 if __name__ == "__main__":
     settings = load_settings(sys.argv[1])
     with open_store(settings) as store:
-        report = send_pending(settings, store, builder=PrebuiltMessages(settings.site.domain))
+        report = send_with(settings, store, PrebuiltMessages(settings.site.domain))
     print(f"sent {report.sent}, retry {report.retry}, failed {report.failed}")

@@ -22,8 +22,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
-from publisher.digest import message_id
-from publisher.mailer import OutgoingMessage
+from publisher.config import Settings
+from publisher.mail.mime import OutgoingMessage, message_id
+from publisher.mail.queue import MessageBuilder, SendReport, send_pending
+from publisher.mail.transports import make_transport_factory
 from publisher.models import Edition, Subscriber
 from publisher.store import Store
 from publisher.store.schema import subscribers
@@ -155,3 +157,17 @@ class PrebuiltMessages:
         return OutgoingMessage(
             f"digest@{self.domain}", subscriber.email, mid, head.encode() + self.body
         )
+
+
+def send_with(
+    settings: Settings, store: Store, builder: MessageBuilder | None = None, **kwargs: Any
+) -> SendReport:
+    """``send_pending`` over the configured transport, with digests built as in production
+    (``DigestComposer``) unless a cheaper ``builder`` is given."""
+    if builder is None:
+        from publisher.digest.compose import DigestComposer, make_renderer
+
+        builder = DigestComposer(settings, store, make_renderer(settings))
+    return send_pending(
+        settings.delivery, store, make_transport_factory(settings), builder, **kwargs
+    )

@@ -6,11 +6,11 @@ import mailbox
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from publisher.bounces import parse_dsn
 from publisher.config import load_settings
 from publisher.jobs import open_store, run_collect, run_digest
+from publisher.mail.bounces import parse_dsn
 
-from .conftest import cli, write_config
+from .conftest import cli, subscriber_state, write_config
 from .test_delivery_faults import add_article
 
 
@@ -100,8 +100,8 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
         [(bounced, email)] = store.delivery_list(status="bounced")
         assert email == "ann@example.com" and "5.1.1" in bounced.reply
         assert store.attempts_of(bounced.id)[-1][0] == "bounced"
-        assert store.subscriber_status("ann@example.com") == ("active", 1)
-        assert store.subscriber_status("bob@example.com") == ("active", 0)
+        assert subscriber_state(store, "ann@example.com") == ("active", 1)
+        assert subscriber_state(store, "bob@example.com") == ("active", 0)
 
     # Processed messages are not applied twice.
     again = cli("bounces", "process", "--config", str(config))
@@ -120,7 +120,7 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
         and "suppressed ann@example.com" in second.output
     )
     with open_store(settings) as store:
-        assert store.subscriber_status("ann@example.com") == ("suppressed", 2)
+        assert subscriber_state(store, "ann@example.com") == ("suppressed", 2)
         add_article(project, "third")
         run_collect(settings, store)
         [planned] = run_digest(settings, store, now=datetime.now(UTC) + timedelta(days=2)).planned

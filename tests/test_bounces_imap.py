@@ -11,7 +11,7 @@ from pathlib import Path
 from publisher.config import load_settings
 from publisher.jobs import open_store, run_collect, run_digest
 
-from .conftest import cli, write_config
+from .conftest import cli, subscriber_state, write_config
 from .test_bounces import dsn
 
 
@@ -99,5 +99,5 @@ def test_bounces_from_an_imap_folder(project: Path) -> None:
     assert box.seen == {1, 2}
     assert box.logins[0] == ("bounces", "pw")
     with open_store(settings) as store:
-        assert store.subscriber_status("ann@example.com") == ("active", 1)
+        assert subscriber_state(store, "ann@example.com") == ("active", 1)
         assert store.delivery_counts() == {"bounced": 1}

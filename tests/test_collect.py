@@ -14,7 +14,7 @@ from publisher.config import Settings
 from publisher.jobs import open_store, run_collect
 from publisher.store.schema import metadata
 
-from .conftest import SEED
+from .conftest import SEED, count_rows, stored_article
 
 SEED_KEY = f"newsroom:{SEED}"
 
@@ -24,7 +24,7 @@ def test_collect_stores_the_seed_exactly(settings: Settings, project: Path) -> N
         report = run_collect(settings, store)
         assert report.added == len(list((project / "content").iterdir()))
         assert report.errors == []
-        seed = store.get_article(SEED_KEY)
+        seed = stored_article(store, SEED_KEY)
     assert seed is not None
     assert (
         seed.title == "US Under Secretary John Bass Visits Pakistan for Bilateral Cooperation Talks"
@@ -50,7 +50,7 @@ def test_broken_file_reported_and_skipped(settings: Settings, project: Path) -> 
         report = run_collect(settings, store)
         good = len(list((project / "content").iterdir())) - 3
         assert report.added == good
-        assert store.count_articles() == good
+        assert count_rows(store, "articles") == good
     by_path = {Path(e.path).name: e for e in report.errors}
     assert set(by_path) == {"broken.txt", "bad-front-matter.md", "latin1.txt"}
     assert by_path["broken.txt"].line == 3
@@ -62,18 +62,18 @@ def test_broken_file_reported_and_skipped(settings: Settings, project: Path) -> 
 def test_recollecting_unchanged_folder_adds_nothing(settings: Settings) -> None:
     with open_store(settings) as store:
         first = run_collect(settings, store)
-        count = store.count_articles()
+        count = count_rows(store, "articles")
         second = run_collect(settings, store)
         assert (second.added, second.updated, second.unchanged) == (0, 0, first.added)
-        assert store.count_articles() == count
+        assert count_rows(store, "articles") == count
 
 
 def test_edited_file_updates_its_article(settings: Settings, project: Path) -> None:
     path = project / "content" / SEED
     with open_store(settings) as store:
         run_collect(settings, store)
-        before = store.get_article(SEED_KEY)
-        count = store.count_articles()
+        before = stored_article(store, SEED_KEY)
+        count = count_rows(store, "articles")
         path.write_text(
             path.read_text(encoding="utf-8").replace(
                 "US Under Secretary John Bass Visits", "US Envoy John Bass Visits", 1
@@ -81,9 +81,9 @@ def test_edited_file_updates_its_article(settings: Settings, project: Path) -> N
             encoding="utf-8",
         )
         report = run_collect(settings, store)
-        after = store.get_article(SEED_KEY)
+        after = stored_article(store, SEED_KEY)
         assert report.updated == 1 and report.added == 0
-        assert store.count_articles() == count
+        assert count_rows(store, "articles") == count
     assert before is not None and after is not None
     assert after.title.startswith("US Envoy John Bass Visits")
     assert after.id == before.id  # same row: the digest cursor is not fooled into resending
@@ -101,7 +101,7 @@ def test_duplicate_link_is_not_stored_twice(settings: Settings, project: Path) -
     with open_store(settings) as store:
         report = run_collect(settings, store)
         assert report.duplicates == 1
-        assert store.get_article("newsroom:zz_copy_of_seed.txt") is None
+        assert stored_article(store, "newsroom:zz_copy_of_seed.txt") is None
 
 
 def test_hostile_html_is_sanitised(settings: Settings, project: Path) -> None:
@@ -112,7 +112,7 @@ def test_hostile_html_is_sanitised(settings: Settings, project: Path) -> None:
     )
     with open_store(settings) as store:
         run_collect(settings, store)
-        article = store.get_article("newsroom:hostile.md")
+        article = stored_article(store, "newsroom:hostile.md")
     assert article is not None
     assert article.title == "Bold title"
     assert "<script" not in article.content_html and "onclick" not in article.content_html
@@ -161,7 +161,7 @@ def test_embeds_become_links(settings: Settings, project: Path) -> None:
     )
     with open_store(settings) as store:
         run_collect(settings, store)
-        article = store.get_article("newsroom:video.md")
+        article = stored_article(store, "newsroom:video.md")
     assert article is not None
     assert "<iframe" not in article.content_html
     assert '<a href="https://www.youtube.com/embed/xyz">Watch the video</a>' in article.content_html

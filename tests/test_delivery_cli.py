@@ -10,13 +10,19 @@ from typing import Any
 from sqlalchemy import update
 
 from publisher.config import load_settings
-from publisher.delivery import send_pending
-from publisher.digest import plan_editions
+from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
 from publisher.store.schema import deliveries
 
 from .conftest import cli, write_config
-from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, smtp_extra, smtp_server
+from .smtp_faults import (
+    FaultyHandler,
+    PrebuiltMessages,
+    add_subscribers,
+    send_with,
+    smtp_extra,
+    smtp_server,
+)
 
 
 def test_send_deliveries_and_retry_commands(project: Path) -> None:
@@ -79,9 +85,9 @@ def test_a_timeout_is_retried_and_recorded(project: Path) -> None:
             add_subscribers(store, ["ann@example.com"])
             run_collect(settings, store)
             plan_editions(settings, store)
-            first = send_pending(settings, store, builder=PrebuiltMessages())
+            first = send_with(settings, store, PrebuiltMessages())
             assert (first.sent, first.retry) == (0, 1)
-            second = send_pending(settings, store, builder=PrebuiltMessages())
+            second = send_with(settings, store, PrebuiltMessages())
             assert second.sent == 1
             [(delivery, _)] = store.delivery_list(status="sent")
             history = store.attempts_of(delivery.id)
@@ -105,12 +111,12 @@ def test_a_dead_senders_claims_are_resumed_after_the_lease(project: Path) -> Non
                 conn.execute(
                     update(deliveries).where(deliveries.c.id == claimed[0].id).values(attempts=1)
                 )
-            assert send_pending(settings, store, builder=PrebuiltMessages()).sent == 0
+            assert send_with(settings, store, PrebuiltMessages()).sent == 0
             with store.engine.begin() as conn:
                 conn.execute(
                     update(deliveries).values(lease_until=datetime.now(UTC) - timedelta(seconds=1))
                 )
-            report = send_pending(settings, store, builder=PrebuiltMessages())
+            report = send_with(settings, store, PrebuiltMessages())
             assert report.sent == 2
             rows = {d.id: d for d, _ in store.delivery_list(status="sent")}
             assert rows[claimed[0].id].attempts == 2  # resumed as it was, not re-queued
@@ -154,7 +160,7 @@ def test_an_unreachable_server_stops_the_run_without_losing_mail(project: Path) 
 
 def test_dot_stuffing_and_line_endings_survive_the_wire(project: Path) -> None:
     from publisher.config import SmtpConfig
-    from publisher.mailer import OutgoingMessage, SmtpTransport
+    from publisher.mail import OutgoingMessage, SmtpTransport
 
     handler = FaultyHandler()
     with smtp_server(handler) as server:
@@ -181,6 +187,6 @@ def test_connections_are_reused_then_renewed_after_n_messages(project: Path) -> 
             add_subscribers(store, [f"r{i}@example.com" for i in range(10)])
             run_collect(settings, store)
             plan_editions(settings, store)
-            assert send_pending(settings, store, builder=PrebuiltMessages()).sent == 10
+            assert send_with(settings, store, PrebuiltMessages()).sent == 10
     per_connection = [handler.peers.count(p) for p in dict.fromkeys(handler.peers)]
     assert per_connection == [4, 4, 2]

@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from publisher.config import Settings, load_settings
-from publisher.delivery import SendReport, send_pending
-from publisher.digest import plan_editions
+from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
+from publisher.mail.queue import SendReport
 from publisher.store import Store
 
-from .conftest import write_config
-from .smtp_faults import FaultyHandler, add_subscribers, smtp_extra, smtp_server
+from .conftest import subscriber_state, write_config
+from .smtp_faults import FaultyHandler, add_subscribers, send_with, smtp_extra, smtp_server
 
 COUNT = 250
 
@@ -38,7 +38,7 @@ def drain(settings: Settings, store: Store) -> SendReport:
     """Send until nothing is queued or waiting for a (short) retry."""
     total = SendReport()
     for _ in range(40):
-        report = send_pending(settings, store)
+        report = send_with(settings, store)
         for name in ("sent", "retry", "failed", "suppressed"):
             setattr(total, name, getattr(total, name) + getattr(report, name))
         total.newly_suppressed += report.newly_suppressed
@@ -85,7 +85,7 @@ def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) ->
             for delivery, email in store.delivery_list(status="failed"):
                 assert email in BAD
                 assert delivery.reply.startswith("550 5.1.1"), delivery.reply
-                assert store.subscriber_status(email) == ("active", 1)
+                assert subscriber_state(store, email) == ("active", 1)
             retried = [
                 d for d, _ in store.delivery_list(status="sent", limit=COUNT) if d.attempts > 1
             ]
@@ -103,7 +103,7 @@ def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) ->
             second = drain(settings, store)
             assert sorted(second.newly_suppressed) == sorted(BAD)
             for email in BAD:
-                assert store.subscriber_status(email) == ("suppressed", 2)
+                assert subscriber_state(store, email) == ("suppressed", 2)
             assert set(handler.per_recipient().values()) == {2}
 
             add_article(project, "third")
@@ -126,7 +126,7 @@ def test_queued_mail_to_a_suppressed_subscriber_is_not_sent(project: Path) -> No
                 conn.exec_driver_sql(
                     "UPDATE subscribers SET status = 'suppressed' WHERE email = 'bob@example.com'"
                 )
-            report = send_pending(settings, store)
+            report = send_with(settings, store)
             assert (report.sent, report.suppressed, report.failed) == (1, 1, 1)
             assert set(handler.per_recipient()) == {"ann@example.com"}
             [(skipped, _)] = store.delivery_list(status="suppressed")
@@ -137,4 +137,4 @@ def test_queued_mail_to_a_suppressed_subscriber_is_not_sent(project: Path) -> No
                 "bob@example.com",
                 "suppressed",
             )
-            assert store.subscriber_status("bob@example.com") == ("active", 0)
+            assert subscriber_state(store, "bob@example.com") == ("active", 0)

@@ -8,21 +8,32 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from publisher.config import load_settings
-from publisher.delivery import SendReport, send_pending
+from publisher.config import load_settings, parse_settings
+from publisher.digest.plan import plan_editions
+from publisher.mail.queue import SendReport
 from publisher.store import Store
 
 from .conftest import write_config
-from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, smtp_extra, smtp_server
+from .smtp_faults import (
+    FaultyHandler,
+    PrebuiltMessages,
+    add_subscribers,
+    send_with,
+    smtp_extra,
+    smtp_server,
+)
 
 COUNT = 600
 
 
+NOTES = parse_settings({"digest": {"when_empty": "note"}}, Path("."), "test", environ={})
+
+
 def queue(store: Store, count: int) -> None:
+    """``count`` queued deliveries, made by the real planner (a "nothing new" note each)."""
     add_subscribers(store, (f"r{i}@example.com" for i in range(count)))
-    with store.engine.connect() as conn:
-        ids = [i for (i,) in conn.execute(text("SELECT id FROM subscribers ORDER BY id"))]
-    store.create_edition("daily", datetime.now(UTC), [1], ids)
+    [planned] = plan_editions(NOTES, store, datetime.now(UTC))
+    assert len(planned.subscriber_ids) == count
 
 
 def test_claim_skips_rows_locked_by_another_transaction(pg_url: str) -> None:
@@ -57,7 +68,7 @@ def test_two_senders_at_once_send_every_row_exactly_once(project: Path, pg_url: 
 
         def worker(name: str) -> None:
             with Store(pg_url, migrate=False) as own:
-                reports[name] = send_pending(settings, own, worker=name, builder=PrebuiltMessages())
+                reports[name] = send_with(settings, own, PrebuiltMessages(), worker=name)
 
         threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
         for thread in threads:

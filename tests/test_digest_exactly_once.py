@@ -29,10 +29,13 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from publisher.config import Settings, parse_settings
-from publisher.digest import plan_editions, section_key
+from publisher.digest.plan import plan_editions
+from publisher.digest.schedule import reschedule
 from publisher.models import Article, Subscriber
-from publisher.preview import change_preferences
 from publisher.store import Store
+from publisher.subscribers import section_filter
+
+from .conftest import stored_article
 
 SECTIONS = ["politics", "business", "sports", "world"]
 ZONES = [
@@ -164,8 +167,8 @@ def run_simulation(
                 now + timedelta(hours=hours_back),
                 section=section,
             )
-            store.upsert_article(article, guid=key)
-            stored = store.get_article(key)
+            store.upsert_articles([(article, key)])
+            stored = stored_article(store, key)
             assert stored is not None and stored.id is not None
             arrivals[stored.id] = (run, section)
         if step["join"] is not None:
@@ -174,9 +177,9 @@ def run_simulation(
             index, prefs = step["change"]  # type: ignore[misc]
             ids = sorted(seen)
             target = store.subscribers_by_ids([ids[index % len(ids)]])[ids[index % len(ids)]]
-            change_preferences(settings, store, target, now, **prefs)
+            reschedule(settings, store, target, now, **prefs)
         before = {s.id: s for s in store.active_subscribers()}
-        planned = plan_editions(settings, store, now, archive=False)
+        planned = plan_editions(settings, store, now)
         after = {s.id: s for s in store.active_subscribers()}
         for plan in planned:
             for sid in plan.subscriber_ids:
@@ -187,7 +190,7 @@ def run_simulation(
             assert (new.next_due_at != old.next_due_at) == was_due
             if was_due:
                 seen[sid].cuts.append(run)
-                seen[sid].sections_at[run] = section_key(old.sections)
+                seen[sid].sections_at[run] = section_filter(old.sections)
                 assert new.next_due_at is not None
                 check_due_time(new.next_due_at, now, new, settings)
             else:

@@ -20,12 +20,12 @@ import pytest
 from lxml import html as lxml_html
 
 from publisher.config import Settings, load_settings
+from publisher.digest.compose import DigestComposer, make_renderer
 from publisher.errors import DeliveryError
 from publisher.jobs import open_store, run_collect
-from publisher.mailer.message import format_address, header_line
-from publisher.mailer.signing import Signer, public_key_base64
+from publisher.mail.dkim import Signer, public_key_base64
+from publisher.mail.mime import format_address, header_line
 from publisher.models import Edition, Subscriber
-from publisher.sender import DigestSender, make_renderer
 from publisher.store import Store
 
 from .conftest import write_config
@@ -62,7 +62,7 @@ def collected(settings: Settings) -> Store:
 
 
 def build(settings: Settings, store: Store, subscriber: Subscriber) -> bytes:
-    sender = DigestSender(settings, store, make_renderer(settings))
+    sender = DigestComposer(settings, store, make_renderer(settings))
     return sender.message(fixed_edition(store), subscriber, WHEN).data
 
 
@@ -98,7 +98,7 @@ def test_fast_message_decodes_to_the_personalised_render(
 ) -> None:
     """The pre-encoded byte path gives exactly what rendering for this one reader gives."""
     reader = Subscriber(id=9, email="zoe@example.com", name="Zoë Ünal-Smith " + "x" * 90)
-    sender = DigestSender(settings, collected, make_renderer(settings))
+    sender = DigestComposer(settings, collected, make_renderer(settings))
     edition = fixed_edition(collected)
     text, html = parts(sender.message(edition, reader, WHEN).data)
     want_html, want_text = sender.rendered(edition).personalise(
@@ -232,7 +232,7 @@ def test_article_text_shaped_like_a_placeholder_is_left_alone(
     article = collected.articles_by_ids([1])[0]
     article.title = "Quote @@P:unsubscribe_url@@ and @@P:email@@"
     article.content_hash = ""
-    collected.upsert_article(article, guid=article.guid)
+    collected.upsert_articles([(article, article.guid)])
     text, html = parts(build(settings, collected, Subscriber(7, "ann@example.com", "Ann")))
     assert "Quote @@P:unsubscribe_url@@ and @@P:email@@" in text
     assert "Quote @@P:unsubscribe_url@@ and @@P:email@@" in html

@@ -13,11 +13,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import OperationalError
 
 from publisher.config import Settings, load_settings
-from publisher.digest import plan_editions
+from publisher.digest.plan import plan_editions
+from publisher.digest.schedule import next_due, reschedule, slot_for
 from publisher.jobs import open_store, run_collect, run_digest
 from publisher.models import Subscriber
-from publisher.preview import change_preferences
-from publisher.schedule import next_due, slot_for
 from publisher.store.editions import safe_max_article_id
 from publisher.store.schema import articles
 
@@ -66,7 +65,7 @@ def test_sections_make_variants_and_unmatched_articles_are_not_owed_later(
         sport, _ = store.add_subscriber("s@example.com", sections=["sports"])
         run_collect(settings, store)
         now = datetime(2024, 9, 20, 1, 0, tzinfo=UTC)
-        planned = plan_editions(settings, store, now, archive=False)
+        planned = plan_editions(settings, store, now)
         by_sub = {sid: p for p in planned for sid in p.subscriber_ids}
         assert by_sub[politics.id] is by_sub[also_politics.id]  # same articles: one variant
         assert by_sub[politics.id].article_count == 2
@@ -74,10 +73,8 @@ def test_sections_make_variants_and_unmatched_articles_are_not_owed_later(
         assert by_sub[sport.id].article_count == 1
         assert len(planned) == 3
         # Switching to all sections later does not bring back the passed-over articles.
-        change_preferences(
-            settings, store, store.subscriber_by_email("p@example.com"), now, sections=None
-        )  # type: ignore[arg-type]
-        later = plan_editions(settings, store, now + timedelta(days=2), archive=False)
+        reschedule(settings, store, store.subscriber_by_email("p@example.com"), now, sections=None)  # type: ignore[arg-type]
+        later = plan_editions(settings, store, now + timedelta(days=2))
         assert later == []
 
 
@@ -87,8 +84,8 @@ def test_cap_leaves_the_rest_for_the_next_digest(project: Path) -> None:
         store.add_subscriber("ann@example.com")
         run_collect(settings, store)
         now = datetime(2024, 9, 20, 1, 0, tzinfo=UTC)
-        first = plan_editions(settings, store, now, archive=False)
-        second = plan_editions(settings, store, now + timedelta(days=1), archive=False)
+        first = plan_editions(settings, store, now)
+        second = plan_editions(settings, store, now + timedelta(days=1))
         assert [p.article_count for p in first + second] == [4, 2]
         assert set(first[0].article_ids).isdisjoint(second[0].article_ids)
 

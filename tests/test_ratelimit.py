@@ -10,13 +10,19 @@ from pathlib import Path
 import pytest
 
 from publisher.config import load_settings
-from publisher.delivery import send_pending
-from publisher.digest import plan_editions
+from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
-from publisher.mailer.ratelimit import RateLimiter, SlidingWindow
+from publisher.mail.ratelimit import RateLimiter, SlidingWindow
 
 from .conftest import write_config
-from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, smtp_extra, smtp_server
+from .smtp_faults import (
+    FaultyHandler,
+    PrebuiltMessages,
+    add_subscribers,
+    send_with,
+    smtp_extra,
+    smtp_server,
+)
 
 
 class FakeClock:
@@ -147,7 +153,7 @@ def test_500_messages_at_100_per_second_over_4_connections(project: Path) -> Non
             run_collect(settings, store)
             plan_editions(settings, store)
             started = time.monotonic()
-            report = send_pending(settings, store, builder=PrebuiltMessages())
+            report = send_with(settings, store, PrebuiltMessages())
             took = time.monotonic() - started
     assert report.sent == 500
     times = [a.at for a in handler.arrivals]

@@ -9,10 +9,10 @@ from pathlib import Path
 from lxml import html as lxml_html
 
 from publisher.config import Settings, load_settings
+from publisher.digest.compose import DigestComposer, make_renderer
+from publisher.digest.render import Renderer
 from publisher.jobs import open_store, run_collect
 from publisher.models import Edition, Subscriber
-from publisher.render import Renderer
-from publisher.sender import DigestSender, make_renderer
 
 from .conftest import write_config
 
@@ -24,7 +24,7 @@ def personalised(settings: Settings) -> tuple[str, str]:
         run_collect(settings, store)
         ids = [a.id for a in store.latest_articles(50) if a.id is not None]
         edition = Edition(id=5, kind="digest", cut_at=WHEN, article_ids=ids, variant="v")
-        sender = DigestSender(settings, store, make_renderer(settings))
+        sender = DigestComposer(settings, store, make_renderer(settings))
         reader = Subscriber(id=2, email="ann@example.com", name="Ann")
         return sender.rendered(edition).personalise(sender.personal_values(reader, WHEN))
 

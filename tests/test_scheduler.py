@@ -11,8 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from publisher.config import load_settings
+from publisher.daemon import build_scheduler
 from publisher.jobs import open_store
-from publisher.scheduler import build_scheduler
 
 from .conftest import write_config
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from publisher.config import load_settings
-from publisher.digest import plan_editions
+from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
 
 from .conftest import ROOT, write_config

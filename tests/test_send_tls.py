@@ -14,13 +14,12 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from publisher.config import Settings, load_settings
-from publisher.delivery import send_pending
-from publisher.digest import plan_editions
+from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
-from publisher.mailer import TransportFatal
+from publisher.mail import TransportFatal
 
 from .conftest import write_config
-from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, smtp_server
+from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, send_with, smtp_server
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +94,7 @@ def test_starttls_and_auth(project: Path, certificate: tuple[Path, Path], mechan
         )
         queue_two(settings)
         with open_store(settings) as store:
-            report = send_pending(settings, store, builder=PrebuiltMessages())
+            report = send_with(settings, store, PrebuiltMessages())
             assert store.delivery_counts() == {"sent": 2}
     assert report.sent == 2
     assert sorted(handler.per_recipient()) == ["ann@example.com", "bob@example.com"]
@@ -109,7 +108,7 @@ def test_implicit_tls(project: Path, certificate: tuple[Path, Path]) -> None:
         settings = settings_for(project, server.port, f'security = "tls"\nca_file = "{cert}"')
         queue_two(settings)
         with open_store(settings) as store:
-            assert send_pending(settings, store, builder=PrebuiltMessages()).sent == 2
+            assert send_with(settings, store, PrebuiltMessages()).sent == 2
     assert len(handler.arrivals) == 2
 
 
@@ -124,7 +123,7 @@ def test_untrusted_certificate_stops_the_run_and_keeps_the_queue(
         queue_two(settings)
         with open_store(settings) as store:
             with pytest.raises(TransportFatal) as raised:
-                send_pending(settings, store, builder=PrebuiltMessages())
+                send_with(settings, store, PrebuiltMessages())
             assert "not trusted" in raised.value.message
             assert "ca_file" in raised.value.hint
             assert store.delivery_counts() == {"queued": 2}
@@ -149,6 +148,6 @@ def test_refused_password_stops_the_run_and_keeps_the_queue(
         queue_two(settings)
         with open_store(settings) as store:
             with pytest.raises(TransportFatal) as raised:
-                send_pending(settings, store, builder=PrebuiltMessages())
+                send_with(settings, store, PrebuiltMessages())
             assert "login as 'digest' refused" in raised.value.message
             assert store.delivery_counts() == {"queued": 2}

@@ -12,7 +12,7 @@ from publisher.jobs import open_store, run_collect, run_digest
 from publisher.store import Store
 from publisher.store.schema import metadata
 
-from .conftest import SEED, write_config
+from .conftest import SEED, stored_article, write_config
 
 
 def test_postgresql_selected_by_url(project: Path, pg_url: str) -> None:
@@ -27,7 +27,7 @@ def test_postgresql_selected_by_url(project: Path, pg_url: str) -> None:
         report = run_collect(settings, store)
         assert report.added == len(list((project / "content").iterdir()))
         assert run_collect(settings, store).added == 0
-        seed = store.get_article(f"newsroom:{SEED}")
+        seed = stored_article(store, f"newsroom:{SEED}")
         assert seed is not None and seed.author == "Web Desk"
         digest = run_digest(settings, store)
         assert digest.sent.sent == 1

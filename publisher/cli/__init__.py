@@ -7,7 +7,7 @@ and exit code 1, never a traceback. Commands live in one module per area.
 
 from __future__ import annotations
 
-from . import core, delivery, digest, feeds  # noqa: F401  (each registers its commands on main)
+from . import digest, feeds, mail, run, subscribers  # noqa: F401  (each registers its commands)
 from .app import main
 
 __all__ = ["main"]

@@ -1,26 +1,22 @@
-"""Digest commands: ``publisher digest ...``, ``publisher dkim show``, ``subscribers set``."""
+"""Digest commands: ``publisher digest plan|send|preview|test-send`` and ``publisher dkim show``."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import click
 
 from ..config import Settings
-from ..digest import plan_editions
+from ..digest.preview import build_preview, sample_message
 from ..errors import PublisherError
-from ..jobs import run_digest
-from ..mailer import make_transport
-from ..mailer.signing import dns_record, txt_strings
-from ..preview import build_preview, change_preferences, sample_message
+from ..jobs import run_digest, run_plan
+from ..mail.dkim import dns_record, txt_strings
+from ..mail.transports import make_transport
 from ..store import Store
 from ..subscribers import validate_email
 from .app import main
 from .common import print_digest, with_settings
-from .core import subscribers
-
-WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
 @main.group()
@@ -63,7 +59,7 @@ def digest_plan(settings: Settings, store: Store, dry_run: bool) -> None:
       publisher digest plan --dry-run
       publisher digest plan --config /etc/publisher/config.toml
     """
-    planned = plan_editions(settings, store, dry_run=dry_run)
+    planned = run_plan(settings, store, dry_run=dry_run)
     if not planned:
         click.echo("plan: nobody is due with anything new")
     for plan in planned:
@@ -167,49 +163,3 @@ def dkim_show(settings: Settings, store: Store) -> None:
     """
     name, value = dns_record(settings)
     click.echo(f"{name}. IN TXT {txt_strings(value)}")
-
-
-@subscribers.command("set")
-@click.argument("email")
-@click.option("--timezone", default=None, help="IANA zone, e.g. Europe/London.")
-@click.option("--hour", type=click.IntRange(0, 23), default=None, help="Local send hour, 0-23.")
-@click.option("--frequency", type=click.Choice(["daily", "weekly"]), default=None)
-@click.option("--weekday", type=click.Choice(WEEKDAYS), default=None, help="Day of weekly digests.")
-@click.option("--sections", default=None, help="Comma-separated sections; 'all' for every one.")
-@with_settings
-def subscribers_set(
-    settings: Settings,
-    store: Store,
-    email: str,
-    timezone: str | None,
-    hour: int | None,
-    frequency: str | None,
-    weekday: str | None,
-    sections: str | None,
-) -> None:
-    """Change a subscriber's digest preferences; their next due time is recomputed.
-
-    \b
-    Example:
-      publisher subscribers set ann@example.com --timezone Europe/London --hour 7
-      publisher subscribers set ann@example.com --frequency weekly --weekday friday
-      publisher subscribers set ann@example.com --sections politics,business
-    """
-    subscriber = store.subscriber_by_email(email)
-    if subscriber is None:
-        raise PublisherError(f"no subscriber {email}", "check `publisher subscribers list`")
-    prefs: dict[str, object] = {}
-    if timezone is not None:
-        prefs["timezone"] = timezone
-    if hour is not None:
-        prefs["send_hour"] = hour
-    if frequency is not None:
-        prefs["frequency"] = frequency
-    if weekday is not None:
-        prefs["weekday"] = WEEKDAYS.index(weekday)
-    if sections is not None:
-        names = [s.strip() for s in sections.split(",") if s.strip()]
-        prefs["sections"] = None if names in ([], ["all"]) else names
-    updated = change_preferences(settings, store, subscriber, datetime.now().astimezone(), **prefs)
-    due = updated.next_due_at.isoformat() if updated.next_due_at else "now"
-    click.echo(f"{updated.email}: preferences saved; next digest due {due}")

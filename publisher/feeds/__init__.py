@@ -19,7 +19,7 @@ from ..atomicfile import atomic_write
 from ..config import Settings
 from ..errors import FeedError
 from ..models import Article
-from ..store import Store
+from ..store.protocols import FeedStore
 from .jsonfeed import build_json
 from .media import resolve_enclosures
 from .model import FILENAMES, Enclosure, FeedDoc, FeedItem, Site, item_html
@@ -67,7 +67,7 @@ def _items(articles: list[Article], enclosures: dict[str, Enclosure], site: Site
 
 def _write_archives(
     site: Site,
-    store: Store,
+    store: FeedStore,
     doc: PlannedDoc,
     out: Path,
     writer: BackgroundWriter,
@@ -100,14 +100,14 @@ def _write_archives(
 CORPUS = "(corpus)"  # the feed_state row that says what the whole set was built from
 
 
-def _corpus_key(site: Site, store: Store, now: datetime) -> str:
+def _corpus_key(site: Site, store: FeedStore, now: datetime) -> str:
     """Changes when anything any feed shows could have changed: articles, media, config, month."""
     parts = [site.config_digest(), store.corpus_key(), store.media_key(), period_of(now)]
     return "|".join(parts)
 
 
 def _rebuild(
-    site: Site, store: Store, now: datetime, out: Path, report: FeedReport
+    site: Site, store: FeedStore, now: datetime, out: Path, report: FeedReport
 ) -> dict[str, str]:
     """Plan every feed, build those whose inputs changed; return the new feed_state."""
     docs = plan_feeds(store.article_heads(), site.settings, now)
@@ -176,7 +176,7 @@ def _rebuild(
     return state
 
 
-def write_feeds(settings: Settings, store: Store, now: datetime | None = None) -> FeedReport:
+def write_feeds(settings: Settings, store: FeedStore, now: datetime | None = None) -> FeedReport:
     """Build every feed whose inputs changed and write those whose bytes changed.
 
     When nothing any feed shows has changed since the last run (same articles, media,

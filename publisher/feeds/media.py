@@ -17,8 +17,8 @@ from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
 from ..config import Settings
-from ..store import Store
 from ..store.base import now_utc
+from ..store.protocols import MediaStore
 from .model import Enclosure
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ def _head(url: str, timeout: float) -> tuple[int | None, str]:
         return None, ""
 
 
-def resolve_enclosures(urls: set[str], settings: Settings, store: Store) -> dict[str, Enclosure]:
+def resolve_enclosures(
+    urls: set[str], settings: Settings, store: MediaStore
+) -> dict[str, Enclosure]:
     """Enclosures for the image URLs whose size and type are known (or learnt now)."""
     found: dict[str, Enclosure] = {}
     media_dir = settings.feeds.media_dir

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..models import Article
-from ..sources.text import slugify
+from ..slugs import slugify
 
 # The build date of a feed with no items yet (validators call 1970 "implausible").
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from ..resources import templates
 from .model import FILENAMES, MEDIA_TYPES, Site
 from .plan import PlannedDoc
 
-STYLESHEET = Path(__file__).resolve().parent.parent.parent / "templates" / "feeds" / "feed.xsl"
 FORMAT_NAMES = {"rss.xml": "RSS", "atom.xml": "Atom", "feed.json": "JSON Feed"}
 KIND_HEADINGS = {"site": "Everything", "section": "By section", "author": "By author"}
 
 
 def stylesheet() -> bytes:
-    return STYLESHEET.read_bytes()
+    return (templates("feeds") / "feed.xsl").read_bytes()
 
 
 def alternate_links(site: Site, doc: PlannedDoc) -> str:

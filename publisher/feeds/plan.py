@@ -27,13 +27,6 @@ class PlannedDoc:
     heads: list[ArticleHead] = field(default_factory=list)
     periods: list[str] = field(default_factory=list)  # closed archive periods, oldest first
 
-    def matches(self, head: ArticleHead) -> bool:
-        if self.kind == "section":
-            return head.section == self.name
-        if self.kind == "author":
-            return head.author == self.name
-        return True
-
 
 def period_of(moment: datetime | str) -> str:
     """Archive periods are calendar months (UTC) of first collection: "2024-09".

@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from ..store import Store
+from ..store.protocols import PingStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def publish(hub: str, topic: str, timeout: float) -> str:
 
 
 def ping_hubs(
-    store: Store, hubs: list[str], changed_topics: list[str], timeout: float
+    store: PingStore, hubs: list[str], changed_topics: list[str], timeout: float
 ) -> PingReport:
     """Queue pings for the changed feeds, then send every ping still owed."""
     store.queue_pings(hubs, changed_topics)

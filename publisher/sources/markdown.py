@@ -19,7 +19,8 @@ import yaml
 
 from ..errors import ArticleError
 from ..models import Article
-from .text import article_link, localize, slugify
+from ..slugs import slugify
+from .text import article_link, localize
 
 log = logging.getLogger(__name__)
 

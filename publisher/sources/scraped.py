@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ArticleError
 from ..models import Article
-from .text import article_link, localize, paragraphs_to_html, slugify
+from ..slugs import slugify
+from .text import article_link, localize, paragraphs_to_html
 
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December"

@@ -1,19 +1,12 @@
-"""Small text helpers shared by the file formats: slugs, paragraphs, dates in the site's zone."""
+"""Small text helpers shared by the file formats: paragraphs, links, dates in the site's zone."""
 
 from __future__ import annotations
 
 import html
-import re
-import unicodedata
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
-
-def slugify(text: str, max_length: int = 80) -> str:
-    """A lowercase ASCII slug: 'Hello, World!' -> 'hello-world'."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", folded.lower()).strip("-")
-    return slug[:max_length].rstrip("-") or "untitled"
+from ..slugs import slugify
 
 
 def paragraphs_to_html(paragraphs: list[str]) -> str:

@@ -67,10 +67,6 @@ def _article_values(article: Article) -> dict[str, Any]:
 class ArticleQueries:
     engine: Engine
 
-    def upsert_article(self, article: Article, guid: str) -> UpsertResult | Literal["duplicate"]:
-        """Insert a new article, update a changed one (by content hash), or leave it alone."""
-        return self.upsert_articles([(article, guid)])[0]
-
     def upsert_articles(
         self, batch: Sequence[tuple[Article, str]]
     ) -> list[UpsertResult | Literal["duplicate"]]:
@@ -145,15 +141,6 @@ class ArticleQueries:
         )
         with self.engine.connect() as conn:
             return {key: value for key, value in conn.execute(query)}
-
-    def get_article(self, key: str) -> Article | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(articles).where(articles.c.key == key)).mappings().first()
-        return _article_from_row(row) if row else None
-
-    def count_articles(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(articles)).scalar_one())
 
     def latest_articles(self, limit: int) -> list[Article]:
         """The newest ``limit`` articles by publication date, newest first."""

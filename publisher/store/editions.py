@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, Integer, func, insert, literal, select, text, update
+from sqlalchemy.engine import RowMapping
 
 from ..errors import StoreError
 from ..models import Edition
@@ -21,6 +22,17 @@ CHUNK = 5000  # ids per IN (...) list: well under SQLite's and PostgreSQL's para
 def _chunks(ids: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), CHUNK):
         yield ids[start : start + CHUNK]
+
+
+def _edition_from_row(row: RowMapping) -> Edition:
+    return Edition(
+        row["id"],
+        row["kind"],
+        row["cut_at"],
+        json.loads(row["article_ids"]),
+        row["subject"],
+        row["variant"],
+    )
 
 
 @dataclass
@@ -152,79 +164,16 @@ class EditionQueries:
                 )
         return created
 
-    def create_edition(
-        self,
-        kind: str,
-        cut_at: datetime,
-        article_ids: list[int],
-        subscriber_ids: list[int],
-        subject: str = "",
-    ) -> Edition:
-        """Record one edition for these subscribers and move their cursors past its articles."""
-        cursor = max(article_ids)
-        with self.engine.begin() as conn:
-            key = conn.execute(
-                insert(editions).values(
-                    kind=kind, cut_at=cut_at, article_ids=json.dumps(article_ids), subject=subject
-                )
-            ).inserted_primary_key
-            assert key is not None
-            conn.execute(
-                insert(deliveries),
-                [
-                    {
-                        "edition_id": key[0],
-                        "subscriber_id": sid,
-                        "status": "queued",
-                        "attempts": 0,
-                        "message_id": "",
-                        "last_error": "",
-                        "created_at": now_utc(),
-                    }
-                    for sid in subscriber_ids
-                ],
-            )
-            conn.execute(
-                update(subscribers)
-                .where(subscribers.c.id.in_(subscriber_ids))
-                .where(subscribers.c.last_article_id < cursor)
-                .values(last_article_id=cursor)
-            )
-        return Edition(int(key[0]), kind, cut_at, article_ids, subject)
-
     def get_edition(self, edition_id: int) -> Edition:
         with self.engine.connect() as conn:
             row = conn.execute(select(editions).where(editions.c.id == edition_id)).mappings().one()
-        return Edition(
-            row["id"],
-            row["kind"],
-            row["cut_at"],
-            json.loads(row["article_ids"]),
-            row["subject"],
-            row["variant"],
-        )
+        return _edition_from_row(row)
 
     def list_editions(self, limit: int = 100) -> list[Edition]:
         """The newest editions first (for the archive index and feed)."""
         query = select(editions).order_by(editions.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
-            return [
-                Edition(
-                    r["id"],
-                    r["kind"],
-                    r["cut_at"],
-                    json.loads(r["article_ids"]),
-                    r["subject"],
-                    r["variant"],
-                )
-                for r in conn.execute(query).mappings()
-            ]
-
-    def edition_deliveries(self, edition_id: int) -> list[int]:
-        """Subscriber ids queued for an edition (tests and reports)."""
-        query = select(deliveries.c.subscriber_id).where(deliveries.c.edition_id == edition_id)
-        with self.engine.connect() as conn:
-            return [int(s) for (s,) in conn.execute(query)]
+            return [_edition_from_row(r) for r in conn.execute(query).mappings()]
 
     def set_edition_subject(self, edition_id: int, subject: str) -> None:
         with self.engine.begin() as conn:

@@ -11,12 +11,10 @@ from sqlalchemy import Engine, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from ..models import Subscriber
+from ..subscribers import PREFERENCES
 from .base import now_utc
 from .editions import safe_max_article_id
 from .schema import subscribers
-
-# Preferences a subscriber may change; changing any of them recomputes next_due_at.
-PREFERENCES = ("timezone", "send_hour", "frequency", "weekday", "sections")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -118,15 +116,6 @@ class SubscriberQueries:
                 update(subscribers)
                 .where(subscribers.c.id == subscriber_id)
                 .values(**values, next_due_at=next_due_at, updated_at=now_utc())
-            )
-
-    def set_status(self, subscriber_id: int, status: str) -> None:
-        values: dict[str, object] = {"status": status, "updated_at": now_utc()}
-        if status == "unsubscribed":
-            values["unsubscribed_at"] = now_utc()
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(subscribers).where(subscribers.c.id == subscriber_id).values(**values)
             )
 
     def active_subscribers(self) -> list[Subscriber]:

@@ -57,16 +57,6 @@ class SuppressionQueries:
             )
             return str(row.email), str(row.status)
 
-    def subscriber_status(self, email: str) -> tuple[str, int] | None:
-        """(status, bounce count) of the subscriber with this address."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(subscribers.c.status, subscribers.c.bounce_count).where(
-                    func.lower(subscribers.c.email) == email.strip().lower()
-                )
-            ).first()
-        return (str(row.status), int(row.bounce_count)) if row else None
-
     def find_bounced_delivery(
         self, edition_id: int | None, subscriber_id: int | None, recipient: str
     ) -> Delivery | None:

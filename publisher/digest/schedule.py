@@ -1,7 +1,7 @@
 """When a subscriber's next digest is due: their local send hour, daily or on their weekday.
 
-Kept apart from the planner and free of I/O so the one rule that decides "due" is easy to test
-across daylight-saving changes. Times are computed on the local wall clock of the subscriber's
+Kept apart from the planner and free of I/O (``reschedule`` only hands its result to the
+store) so the one rule that decides "due" is easy to test across daylight-saving changes. Times are computed on the local wall clock of the subscriber's
 zone and only then turned into UTC, so "07:00" stays 07:00 local through DST. A local time that
 does not exist (the spring-forward gap) resolves to the first moment after the gap; a local
 time that happens twice (fall back) resolves to its first occurrence.
@@ -9,14 +9,14 @@ time that happens twice (fall back) resolves to its first occurrence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .config import Settings
-from .models import Subscriber
-
-FREQUENCIES = ("daily", "weekly")
+from ..config import Settings
+from ..models import Subscriber
+from ..store.protocols import PreferenceStore
+from ..subscribers import FREQUENCIES, validate_preferences
 
 
 @dataclass(frozen=True)
@@ -72,3 +72,21 @@ def next_due(after: datetime, slot: Slot) -> datetime:
         if due > after:
             return due
     raise AssertionError("unreachable: a weekly slot occurs within ten days")  # pragma: no cover
+
+
+def reschedule(
+    settings: Settings,
+    store: PreferenceStore,
+    subscriber: Subscriber,
+    now: datetime | None = None,
+    **prefs: object,
+) -> Subscriber:
+    """Validate and store new preferences; the next due time is recomputed from them.
+
+    Only the schedule moves: the cursor stays, so nothing owed is lost or sent twice.
+    """
+    validate_preferences(prefs)
+    updated = replace(subscriber, **prefs)  # type: ignore[arg-type]
+    due = next_due(now or datetime.now(UTC), slot_for(updated, settings))
+    store.set_preferences(subscriber.id, due, **prefs)
+    return replace(updated, next_due_at=due)

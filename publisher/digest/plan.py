@@ -1,4 +1,4 @@
-"""Plan digest editions and turn an edition into each subscriber's message.
+"""Plan digest editions: who is due, which articles each is owed, one transaction to queue.
 
 Planning and sending are separate steps joined by the deliveries table, the queue and the
 record of truth. A planner run finds the subscribers who are due (``next_due_at`` passed, from
@@ -8,7 +8,7 @@ list into one edition variant, and in ONE transaction records the editions, queu
 per subscriber and moves every due subscriber's cursor to the cut and their next due time on.
 An article is therefore owed until a digest containing it is queued, and never after; articles
 outside a subscriber's sections are passed over with the cut, not owed later. Sending
-(``delivery.py``) only ever works from queued rows, so a crash between the steps loses nothing
+(``mail/queue.py``) only ever works from queued rows, so a crash between the steps loses nothing
 and repeats nothing.
 """
 
@@ -21,26 +21,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .archive import write_archive
-from .config import Settings
-from .errors import PublisherError
-from .models import Edition, Subscriber
-from .render import Renderer
+from ..config import Settings
+from ..models import Edition, Subscriber
+from ..store.editions import CursorMove, NewEdition
+from ..store.protocols import PlanStore
+from ..subscribers import SectionFilter, section_filter, wants
 from .schedule import next_due, slot_for
-from .sender import DigestSender, make_renderer, message_id
-from .store import Store
-from .store.editions import CursorMove, NewEdition
 
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "DigestSender",
-    "PlannedEdition",
-    "make_renderer",
-    "message_id",
-    "plan_editions",
-    "section_key",
-]
 
 
 @dataclass
@@ -54,13 +42,6 @@ class PlannedEdition:
     article_ids: list[int] = field(default_factory=list)
 
 
-def section_key(sections: list[str] | None) -> frozenset[str] | None:
-    """Sections compared without case or surrounding space; None (or empty) means all."""
-    if not sections:
-        return None
-    return frozenset(s.strip().casefold() for s in sections if s.strip())
-
-
 def variant_name(window: dict[int, str], ids: list[int]) -> str:
     """A short, file-safe, stable name: the sections it covers plus a hash of its articles."""
     if not ids:
@@ -72,20 +53,14 @@ def variant_name(window: dict[int, str], ids: list[int]) -> str:
 
 
 def plan_editions(
-    settings: Settings,
-    store: Store,
-    now: datetime | None = None,
-    *,
-    dry_run: bool = False,
-    renderer: Renderer | None = None,
-    archive: bool = True,
+    settings: Settings, store: PlanStore, now: datetime | None = None, *, dry_run: bool = False
 ) -> list[PlannedEdition]:
     """Queue the digest of every subscriber who is due at ``now``; return what was planned.
 
     A subscriber never scheduled (new) is due at once. A due subscriber with nothing new gets
     no email (``[digest] when_empty = "skip"``) or a short note (``"note"``); either way their
-    cursor and next due time move on. After the queue is committed each new edition is written
-    to the archive; a failure there is logged and does not undo the plan.
+    cursor and next due time move on. Archiving the new editions is the caller's next step
+    (``jobs.run_plan``), never a side effect of planning.
     """
     cut_at = now or datetime.now(UTC)
     cut_id = store.cut_article_id()
@@ -96,9 +71,9 @@ def plan_editions(
     window = dict(store.article_sections(low, cut_id))
     order = sorted(window)
     limit = settings.digest.max_articles
-    groups: dict[tuple[int, frozenset[str] | None], list[Subscriber]] = defaultdict(list)
+    groups: dict[tuple[int, SectionFilter], list[Subscriber]] = defaultdict(list)
     for subscriber in due:
-        groups[(subscriber.last_article_id, section_key(subscriber.sections))].append(subscriber)
+        groups[(subscriber.last_article_id, section_filter(subscriber.sections))].append(subscriber)
 
     due_cache: dict[tuple[object, ...], datetime] = {}
 
@@ -112,11 +87,7 @@ def plan_editions(
     variants: dict[tuple[int, ...], NewEdition] = {}
     moves: list[CursorMove] = []
     for (cursor, sections), members in groups.items():
-        matching = [
-            i
-            for i in order
-            if i > cursor and (sections is None or window[i].strip().casefold() in sections)
-        ]
+        matching = [i for i in order if i > cursor and wants(sections, window[i])]
         chosen = matching[:limit]
         # Capped: the rest (and anything skipped after the last chosen) waits for next time.
         new_cursor = max(cursor, chosen[-1] if len(matching) > limit else cut_id)
@@ -150,16 +121,4 @@ def plan_editions(
             len(item.article_ids),
             len(item.subscriber_ids),
         )
-    if created and archive:
-        _archive(settings, store, renderer, created)
     return planned
-
-
-def _archive(
-    settings: Settings, store: Store, renderer: Renderer | None, created: list[Edition]
-) -> None:
-    """Write the new editions' archive pages, index and feed; report, never raise."""
-    try:
-        write_archive(settings, store, renderer or make_renderer(settings), created)
-    except (PublisherError, OSError) as exc:
-        log.warning("archive not updated: %s", exc)

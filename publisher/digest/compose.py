@@ -1,7 +1,9 @@
 """Turn an edition into each subscriber's message: render once, personalise cheaply.
 
-Per edition variant the templates are rendered and the CSS inlined once (``render.py``), the
-MIME body is quoted-printable encoded once with placeholders (``mailer.message.BodyTemplate``)
+``DigestComposer`` is the message builder ``jobs.py`` hands to the deliveries queue
+(``mail/queue.py``), which knows nothing of digests. Per edition variant the templates are
+rendered and the CSS inlined once (``render.py``), the MIME body is quoted-printable encoded
+once with placeholders (``mail.mime.BodyTemplate``)
 and the headers every recipient shares are encoded once. Per recipient only their values are
 made (two signed tokens, an escaped name), encoded, and joined in as bytes, which is what lets
 one core build thousands of messages a second where ``EmailMessage`` manages about 190.
@@ -14,24 +16,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 
-from .config import Settings
-from .errors import DeliveryError, RenderError
-from .mailer.message import (
+from ..config import Settings
+from ..errors import DeliveryError, RenderError
+from ..mail.dkim import Signer, make_signer
+from ..mail.mime import (
     BodyTemplate,
     OutgoingMessage,
     check_mailbox,
+    check_recipient,
     encode_text_header,
     format_address,
     header_block,
     header_line,
+    message_id,
     one_line,
     qp_encode,
 )
-from .mailer.signing import Signer, make_signer
-from .models import Edition, Subscriber
-from .render import DigestContext, RenderedDigest, Renderer
-from .store import Store
-from .tokens import UNSUBSCRIBE_LIFETIME, make_token
+from ..models import Edition, Subscriber
+from ..store.protocols import ArticleReader
+from ..tokens import UNSUBSCRIBE_LIFETIME, make_token
+from .render import DigestContext, RenderedDigest, Renderer, digest_context
 
 
 @dataclass(frozen=True)
@@ -45,49 +49,19 @@ class PreparedEdition:
     text_fields: frozenset[str]
 
 
-def edition_date(edition: Edition, settings: Settings) -> str:
-    """The edition's date in the newsroom's zone: the archive folder it lives in."""
-    return f"{edition.cut_at.astimezone(settings.site.tz):%Y-%m-%d}"
-
-
-def web_url(edition: Edition, settings: Settings) -> str:
-    """The edition's archive page ("view in your browser"), or the archive index."""
-    if not edition.variant or edition.id <= 0:
-        return settings.archive_url + "/"
-    return f"{settings.archive_url}/{edition_date(edition, settings)}/{edition.variant}.html"
-
-
-def digest_context(settings: Settings, store: Store, edition: Edition) -> DigestContext:
-    """What the templates need about an edition, the same for every recipient."""
-    return DigestContext(
-        site_name=settings.site.name,
-        site_url=settings.site.url,
-        tz=settings.site.tz,
-        cut_at=edition.cut_at,
-        articles=store.articles_by_ids(edition.article_ids),
-        web_url=web_url(edition, settings),
-        archive_url=settings.archive_url + "/",
-    )
-
-
-def message_id(edition_id: int, subscriber_id: int, domain: str) -> str:
-    """Stable per (edition, subscriber): a resend after a crash is recognisable as the same mail."""
-    return f"<digest.{edition_id}.{subscriber_id}@{domain}>"
-
-
 def make_renderer(settings: Settings) -> Renderer:
     """A renderer that looks in ``[digest] templates_dir`` first, then the built-in templates."""
     conf = settings.digest.templates_dir
     return Renderer(settings.path(conf) if conf else None)
 
 
-class DigestSender:
+class DigestComposer:
     """Turns queued deliveries into messages: one render per edition, cheap per recipient."""
 
     def __init__(
         self,
         settings: Settings,
-        store: Store,
+        store: ArticleReader,
         renderer: Renderer,
         signer: Signer | None = None,
     ) -> None:
@@ -166,7 +140,8 @@ class DigestSender:
     def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
         """One recipient's message. A bad address raises DeliveryError (permanent)."""
         prepared = self.prepare(edition)
-        to = format_address(subscriber.name, subscriber.email)  # checks the address first
+        address = check_recipient(subscriber.email)
+        to = format_address(subscriber.name, address)
         values = self.personal_values(subscriber, when)
         text_values = {f: qp_encode(values[f]) for f in prepared.text_fields}
         html_values = {f: qp_encode(html.escape(values[f])) for f in prepared.html_fields}
@@ -188,4 +163,4 @@ class DigestSender:
         )
         if self.signer is not None:
             data = self.signer.sign(data)
-        return OutgoingMessage(self.settings.digest.from_address, subscriber.email, mid, data)
+        return OutgoingMessage(self.settings.digest.from_address, address, mid, data)

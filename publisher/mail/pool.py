@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from .message import OutgoingMessage
+from .mime import OutgoingMessage
 from .ratelimit import RateLimiter
 from .transports import SendFailure, Transport
 

@@ -12,7 +12,7 @@ import html
 import logging
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,14 @@ from zoneinfo import ZoneInfo
 import jinja2
 from premailer import Premailer
 
-from .errors import RenderError
-from .models import Article
+from ..config import Settings
+from ..errors import RenderError
+from ..models import Article, Edition
+from ..resources import templates
+from ..store.protocols import ArticleReader
 
 log = logging.getLogger(__name__)
 
-BUILTIN_TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "email"
 PERSONAL_FIELDS = ("greeting", "name", "email", "unsubscribe_url", "preferences_url")
 _FIELDS = "|".join(PERSONAL_FIELDS)
 # premailer logs every CSS property it cannot inline (media queries, :hover) at WARNING.
@@ -51,7 +53,6 @@ class DigestContext:
     tz: ZoneInfo
     cut_at: datetime
     articles: list[Article]
-    extra: dict[str, Any] = field(default_factory=dict)
     web_url: str = ""  # this edition's archive page ("view in your browser")
     archive_url: str = ""  # the archive's index page
 
@@ -103,12 +104,37 @@ class RenderedDigest:
         return hashlib.sha1(self.html.replace(self.marker, "").encode("utf-8")).hexdigest()
 
 
+def edition_date(edition: Edition, settings: Settings) -> str:
+    """The edition's date in the newsroom's zone: the archive folder it lives in."""
+    return f"{edition.cut_at.astimezone(settings.site.tz):%Y-%m-%d}"
+
+
+def web_url(edition: Edition, settings: Settings) -> str:
+    """The edition's archive page ("view in your browser"), or the archive index."""
+    if not edition.variant or edition.id <= 0:
+        return settings.archive_url + "/"
+    return f"{settings.archive_url}/{edition_date(edition, settings)}/{edition.variant}.html"
+
+
+def digest_context(settings: Settings, store: ArticleReader, edition: Edition) -> DigestContext:
+    """What the templates need about an edition, the same for every recipient."""
+    return DigestContext(
+        site_name=settings.site.name,
+        site_url=settings.site.url,
+        tz=settings.site.tz,
+        cut_at=edition.cut_at,
+        articles=store.articles_by_ids(edition.article_ids),
+        web_url=web_url(edition, settings),
+        archive_url=settings.archive_url + "/",
+    )
+
+
 class Renderer:
     """Loads templates (an operator's folder first, then the built-in ones) and renders them."""
 
     def __init__(self, override_dir: Path | None = None) -> None:
         search = [str(override_dir)] if override_dir else []
-        search.append(str(BUILTIN_TEMPLATES))
+        search.append(str(templates("email")))
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(search),
             autoescape=jinja2.select_autoescape(["html"]),
@@ -160,7 +186,6 @@ class Renderer:
             "archive_url": ctx.archive_url,
             "public": False,
             "personal": {f: f"@@{marker}:{f}@@" for f in PERSONAL_FIELDS},
-            **ctx.extra,
         }
 
     def render_digest(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:

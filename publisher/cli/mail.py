@@ -1,4 +1,4 @@
-"""Delivery commands: ``send``, ``deliveries``, ``bounces process``, ``subscribers reactivate``."""
+"""Mail commands: ``send``, ``deliveries [retry]``, ``bounces process``."""
 
 from __future__ import annotations
 
@@ -14,15 +14,12 @@ from typing import Any
 
 import click
 
-from ..bounces import process_bounces
 from ..config import Settings
-from ..delivery import SendReport
-from ..errors import PublisherError
-from ..jobs import run_send
+from ..jobs import run_bounces, run_send
+from ..mail.queue import SendReport
 from ..store import Store
 from .app import main
 from .common import config_options, with_settings
-from .core import subscribers
 
 STATUSES = ["queued", "claimed", "sent", "retry", "failed", "suppressed", "bounced"]
 
@@ -119,6 +116,8 @@ def _show(settings: Settings, store: Store, edition: int | None, status: str | N
                 f"  {delivery.id}\tedition {delivery.edition_id}\t{email}\t{delivery.status}\t"
                 f"attempts {delivery.attempts}\t{delivery.reply or delivery.last_error}"
             )
+            for n, (outcome, reply) in enumerate(store.attempts_of(delivery.id), 1):
+                click.echo(f"      {n}. {outcome}: {reply}")
 
 
 _show_command: Callable[..., None] = with_settings(_show)
@@ -138,7 +137,8 @@ def deliveries(
 ) -> None:
     """Show delivery counts per status, and failures with the server's reply.
 
-    Without --status, lists the latest failed, bounced and retrying deliveries.
+    Without --status, lists the latest failed, bounced and retrying deliveries, each with
+    the history of its attempts (outcome and the server's reply).
 
     \b
     Example:
@@ -186,7 +186,7 @@ def bounces_process(settings: Settings, store: Store) -> None:
     Example:
       publisher bounces process --config config.toml
     """
-    report = process_bounces(settings, store)
+    report = run_bounces(settings, store)
     click.echo(
         f"bounces: {report.read} read, {report.bounced} deliveries bounced "
         f"({report.hard} hard), {len(report.suppressed)} subscribers suppressed, "
@@ -196,22 +196,3 @@ def bounces_process(settings: Settings, store: Store) -> None:
         click.echo(f"  suppressed {address}")
     for line in report.ignored:
         click.secho(f"  ignored {line}", fg="yellow", err=True)
-
-
-@subscribers.command("reactivate")
-@click.argument("email")
-@with_settings
-def subscribers_reactivate(settings: Settings, store: Store, email: str) -> None:
-    """Make a suppressed subscriber active again, with their bounce count reset.
-
-    \b
-    Example:
-      publisher subscribers reactivate ann@example.com
-    """
-    found = store.reactivate_subscriber(email)
-    if found is None:
-        raise PublisherError(
-            f"no subscriber with the address {email}", "list them with: publisher subscribers list"
-        )
-    address, before = found
-    click.echo(f"{address}: active (was {before})")

@@ -1,4 +1,4 @@
-"""Commands that run the pipeline and manage subscribers: collect, run, subscribers."""
+"""Commands that run the pipeline: ``collect`` and ``run`` (once, or as the daemon)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import click
 from ..config import Settings
 from ..jobs import run_collect, run_digest, run_feeds
 from ..store import Store
-from ..subscribers import validate_email
 from .app import main
 from .common import print_collect, print_digest, print_feeds, with_settings
 
@@ -44,49 +43,10 @@ def run(settings: Settings, store: Store, once: bool) -> None:
         print_feeds(settings, run_feeds(settings, store))
         print_digest(run_digest(settings, store), dry_run=False)
         return
-    from ..scheduler import run_daemon
+    from ..daemon import run_daemon
 
     click.echo(
         f"publisher daemon: collecting every {settings.scheduler.collect_every_minutes} min, "
         f"digests planned every {settings.scheduler.plan_every_minutes} min; Ctrl-C to stop"
     )
     run_daemon(settings, store)
-
-
-@main.group()
-def subscribers() -> None:
-    """Manage who receives the digest.
-
-    \b
-    Example:
-      publisher subscribers add reader@example.com --name "Ann Reader"
-    """
-
-
-@subscribers.command("add")
-@click.argument("email")
-@click.option("--name", default="", help="The subscriber's name, used in the greeting.")
-@with_settings
-def subscribers_add(settings: Settings, store: Store, email: str, name: str) -> None:
-    """Add an active subscriber, owed every article collected from now on.
-
-    \b
-    Example:
-      publisher subscribers add reader@example.com --name "Ann Reader"
-    """
-    subscriber, created = store.add_subscriber(validate_email(email), name.strip())
-    state = "added" if created else "already subscribed"
-    click.echo(f"{subscriber.email}: {state} (id {subscriber.id})")
-
-
-@subscribers.command("list")
-@with_settings
-def subscribers_list(settings: Settings, store: Store) -> None:
-    """List active subscribers.
-
-    \b
-    Example:
-      publisher subscribers list
-    """
-    for s in store.active_subscribers():
-        click.echo(f"{s.id}\t{s.email}\t{s.name}")

@@ -11,7 +11,9 @@ An ``Action: failed`` block marks the delivery ``bounced``; with a permanent sta
 is a hard bounce and counts toward suppression. ``delayed``/``relayed``/``delivered`` blocks
 change nothing. Messages are read from a maildir (each processed one is moved to ``cur`` and
 flagged seen, so a second run skips it) and/or an IMAP folder (processed ones flagged
-``\\Seen``). A message that is not a DSN, or matches no delivery, is counted and skipped.
+``\\Seen``). A message that is not a DSN, or matches no delivery, is counted and skipped. A
+message that cannot even be parsed is reported and left unseen, so nothing is lost: it is
+reported again on every run until someone looks at it.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, message_from_string, policy
 from email.message import Message
 
-from .config import BouncesConfig, Settings
-from .errors import DeliveryError
-from .store import Store
+from ..config import BouncesConfig, Settings
+from ..errors import DeliveryError
+from ..store.protocols import BounceStore
 
 log = logging.getLogger(__name__)
 
+# What ``mime.message_id`` makes: names the (edition, subscriber) a bounce is about.
 OUR_MESSAGE_ID = re.compile(r"<digest\.(\d+)\.(\d+)@[^>]+>")
 
 
@@ -114,9 +117,12 @@ class BounceReport:
     hard: int = 0
     suppressed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not a DSN, no failure, or no match
+    unreadable: list[str] = field(default_factory=list)  # left unseen for a person to look at
 
 
-def apply_dsn(store: Store, dsn: Dsn, threshold: int, report: BounceReport, where: str) -> None:
+def apply_dsn(
+    store: BounceStore, dsn: Dsn, threshold: int, report: BounceReport, where: str
+) -> None:
     """Mark the delivery each failed recipient block is about."""
     match = OUR_MESSAGE_ID.search(dsn.original_message_id)
     edition_id, subscriber_id = (int(match[1]), int(match[2])) if match else (None, None)
@@ -189,7 +195,7 @@ def imap_messages(conf: BouncesConfig) -> Iterator[tuple[str, bytes, Callable[[]
             client.logout()
 
 
-def process_bounces(settings: Settings, store: Store) -> BounceReport:
+def process_bounces(settings: Settings, store: BounceStore) -> BounceReport:
     """Read every unseen bounce from the configured maildir and IMAP folder and apply it."""
     conf = settings.bounces
     if conf.maildir is None and not conf.imap_host:
@@ -210,8 +216,8 @@ def process_bounces(settings: Settings, store: Store) -> BounceReport:
             try:
                 dsn = parse_dsn(data)
             except Exception as exc:  # one malformed message never stops the run
-                report.ignored.append(f"{where}: unreadable ({exc})")
-                done()
+                log.warning("bounce %s cannot be parsed (%s); left unseen", where, exc)
+                report.unreadable.append(f"{where}: cannot be parsed ({exc}); left unseen")
                 continue
             if dsn is None:
                 report.ignored.append(f"{where}: not a delivery-status notification")

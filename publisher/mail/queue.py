@@ -1,7 +1,8 @@
 """Drain the deliveries queue: claim due rows, send them over a pool, record each reply at once.
 
 The deliveries table is the queue and the record of truth. This module claims batches of due
-rows under a lease (renewed while the run is alive), builds each message, and hands it to a
+rows under a lease (renewed while the run is alive), has each message built by the
+``MessageBuilder`` it is given (it knows nothing of what the mail says), and hands it to a
 ``SenderPool``; every sending thread commits the outcome of a message right after the server's
 reply and before it takes the next one. So:
 
@@ -28,16 +29,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from .config import DeliveryConfig, Settings
-from .digest import DigestSender, make_renderer
-from .errors import DeliveryError
-from .mailer import OutgoingMessage, SendFailure, TransportChoice, make_transport_factory
-from .mailer.pool import SenderPool
-from .mailer.ratelimit import RateLimiter
-from .models import Delivery, Edition, Subscriber
-from .render import Renderer
-from .store import Store
-from .store.deliveries import Attempt
+from ..config import DeliveryConfig
+from ..errors import DeliveryError
+from ..models import Delivery, Edition, Subscriber
+from ..store.deliveries import Attempt
+from ..store.protocols import QueueStore
+from .mime import OutgoingMessage
+from .pool import SenderPool
+from .ratelimit import RateLimiter
+from .transports import SendFailure, TransportChoice
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ Progress = Callable[[SendReport], None]
 
 
 class MessageBuilder(Protocol):
-    """Builds one subscriber's message for an edition (``digest.DigestSender`` in production;
-    benchmarks and crash tests pass prebuilt messages to measure the queue alone)."""
+    """Builds one subscriber's message for an edition. The queue knows nothing of what the mail
+    says: ``jobs.py`` hands in ``digest.compose.DigestComposer``; benchmarks and crash tests
+    pass prebuilt messages to measure the queue alone."""
 
     def message(
         self, edition: Edition, subscriber: Subscriber, when: datetime
@@ -82,7 +83,7 @@ def backoff(conf: DeliveryConfig, attempts: int, rng: random.Random | None = Non
     return float(cap / 2 + (rng or random).uniform(0, cap / 2))
 
 
-def make_limiter(conf: DeliveryConfig, store: Store) -> RateLimiter:
+def make_limiter(conf: DeliveryConfig, store: QueueStore) -> RateLimiter:
     """The configured limits, with the hour/day windows seeded from attempts already made."""
     windows = [(conf.rate_per_hour, 3600.0), (conf.rate_per_day, 86400.0)]
     limiter = RateLimiter(conf.rate_per_second, windows)
@@ -104,7 +105,7 @@ class GroupCommit:
     database sees one commit per group instead of one per message.
     """
 
-    def __init__(self, store: Store, worker: str) -> None:
+    def __init__(self, store: QueueStore, worker: str) -> None:
         self.worker = worker
         self._cond = threading.Condition()
         self._pending: list[_Waiting] = []
@@ -163,7 +164,7 @@ class _Recorder:
     """Turns one transport result into the row's next state, committed in the sending thread."""
 
     def __init__(
-        self, store: Store, conf: DeliveryConfig, worker: str, progress: Progress | None
+        self, store: QueueStore, conf: DeliveryConfig, worker: str, progress: Progress | None
     ) -> None:
         self.conf = conf
         self.commits = GroupCommit(store, worker)
@@ -219,44 +220,67 @@ class _Recorder:
                 self.progress(self.report)
 
 
-def _keep_leases(store: Store, worker: str, lease: float, done: threading.Event) -> None:
-    """Renew this run's leases every third of a lease until the run ends."""
-    while not done.wait(lease / 3):
-        try:
-            store.renew_leases(worker, lease)
-        except Exception:  # the next renewal tries again; a lost lease only risks a resend
-            log.exception("could not renew leases for %s", worker)
+LEASE_FAILURES_TO_STOP = 3
+
+
+class LeaseKeeper(threading.Thread):
+    """Renews this run's leases every third of a lease until the run ends.
+
+    One failed renewal is logged and retried at the next tick: a lease still has two thirds of
+    its time left. After ``LEASE_FAILURES_TO_STOP`` failures in a row the leases may already
+    have run out, and another sender may have taken the rows over: the keeper then records the
+    error and sets ``stop``, so this run claims nothing more and sends nothing it may no
+    longer own.
+    """
+
+    def __init__(self, store: QueueStore, worker: str, lease: float, stop: threading.Event) -> None:
+        super().__init__(name="lease-keeper", daemon=True)
+        self.store, self.worker, self.lease, self.stop = store, worker, lease, stop
+        self.done = threading.Event()
+        self.error: DeliveryError | None = None
+
+    def run(self) -> None:
+        failures = 0
+        while not self.done.wait(self.lease / 3):
+            try:
+                self.store.renew_leases(self.worker, self.lease)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.warning(
+                    "could not renew leases for %s (%d in a row): %s", self.worker, failures, exc
+                )
+                if failures >= LEASE_FAILURES_TO_STOP:
+                    self.error = DeliveryError(
+                        f"stopped sending: {failures} lease renewals in a row failed ({exc})",
+                        "check the database; unsent claims are resumed when their lease expires",
+                    )
+                    self.stop.set()
+                    return
 
 
 def send_pending(
-    settings: Settings,
-    store: Store,
-    transport: TransportChoice | None = None,
-    renderer: Renderer | None = None,
+    conf: DeliveryConfig,
+    store: QueueStore,
+    transport: TransportChoice,
+    builder: MessageBuilder,
     *,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     worker: str | None = None,
-    builder: MessageBuilder | None = None,
 ) -> SendReport:
     """Send every due delivery (queued, retries whose time has come, expired claims).
 
     Returns when nothing is due, or soon after ``stop`` is set. Raises a transport's fatal
-    error (login refused, ...) after releasing the claims.
+    error (login refused, ...) or a lease keeper's after releasing the claims.
     """
-    conf = settings.delivery
-    choice = transport or make_transport_factory(settings)
     stop = stop or threading.Event()
     worker = worker or make_worker_id()
-    sender = builder or DigestSender(settings, store, renderer or make_renderer(settings))
     recorder = _Recorder(store, conf, worker, progress)
     pool: SenderPool[Delivery] = SenderPool(
-        choice.factory, choice.connections, make_limiter(conf, store), recorder.handle, stop
+        transport.factory, transport.connections, make_limiter(conf, store), recorder.handle, stop
     )
-    done = threading.Event()
-    keeper = threading.Thread(
-        target=_keep_leases, args=(store, worker, conf.lease_seconds, done), daemon=True
-    )
+    keeper = LeaseKeeper(store, worker, conf.lease_seconds, stop)
     editions: dict[int, Edition] = {}
     pool.start()
     keeper.start()
@@ -280,7 +304,7 @@ def send_pending(
                 if delivery.edition_id not in editions:
                     editions[delivery.edition_id] = store.get_edition(delivery.edition_id)
                 try:
-                    message = sender.message(
+                    message = builder.message(
                         editions[delivery.edition_id], subscriber, datetime.now(UTC)
                     )
                 except DeliveryError as exc:  # one unusable address: record it, go on
@@ -290,14 +314,16 @@ def send_pending(
     finally:
         pool.close()
         recorder.commits.close()
-        done.set()
+        keeper.done.set()
         keeper.join()
         released = store.release_claims(worker)
         if released:
             log.info("released %d claimed deliveries back to the queue", released)
     group = recorder.commits
     log.info("recorded %d attempts in %d commits", group.recorded, group.commits)
-    recorder.report.interrupted = stop.is_set() and pool.error is None
+    recorder.report.interrupted = stop.is_set() and pool.error is None and keeper.error is None
     if pool.error is not None:
         raise pool.error
+    if keeper.error is not None:
+        raise keeper.error
     return recorder.report

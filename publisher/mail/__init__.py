@@ -1,8 +1,9 @@
-"""Mail: build MIME messages (``message``), send them (``transports``, ``pool``, ``ratelimit``)."""
+"""How mail leaves: MIME and DKIM, transports, the connection pool, rate limits, the queue,
+bounces. Nothing here knows what a digest is: the queue is handed a message builder."""
 
 from __future__ import annotations
 
-from .message import OutgoingMessage, build_message, one_line
+from .mime import OutgoingMessage, one_line
 from .transports import (
     MaildirTransport,
     NullTransport,
@@ -24,7 +25,6 @@ __all__ = [
     "Transport",
     "TransportChoice",
     "TransportFatal",
-    "build_message",
     "make_transport",
     "make_transport_factory",
     "one_line",

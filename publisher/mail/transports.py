@@ -22,7 +22,7 @@ from typing import Protocol
 
 from ..config import Settings, SmtpConfig
 from ..errors import DeliveryError
-from .message import OutgoingMessage
+from .mime import OutgoingMessage
 
 log = logging.getLogger(__name__)
 

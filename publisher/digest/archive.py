@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .atomicfile import atomic_write
-from .config import Settings
-from .feeds import PageEntry, build_page_feeds
-from .models import Edition
-from .render import Renderer
-from .sender import digest_context, edition_date, web_url
-from .store import Store
+from ..atomicfile import atomic_write
+from ..config import Settings
+from ..feeds import PageEntry, build_page_feeds
+from ..models import Edition
+from ..store.protocols import ArchiveStore
+from .render import Renderer, digest_context, edition_date, web_url
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def edition_path(settings: Settings, edition: Edition) -> Path:
 
 
 def write_archive(
-    settings: Settings, store: Store, renderer: Renderer, created: list[Edition]
+    settings: Settings, store: ArchiveStore, renderer: Renderer, created: list[Edition]
 ) -> list[Path]:
     """Write the pages of ``created`` editions, then the index and feed; return what changed."""
     written: list[Path] = []
@@ -49,7 +48,7 @@ def write_archive(
     return written
 
 
-def write_index(settings: Settings, store: Store, renderer: Renderer) -> list[Path]:
+def write_index(settings: Settings, store: ArchiveStore, renderer: Renderer) -> list[Path]:
     """The archive's ``index.html``, ``feed.xml`` (Atom) and ``rss.xml``, newest first."""
     root = settings.path(settings.digest.archive_dir)
     editions = [e for e in store.list_editions(INDEX_LIMIT) if e.kind == "digest" and e.variant]

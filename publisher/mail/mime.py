@@ -1,8 +1,7 @@
 """Build MIME messages: headers that cannot be injected, both parts, stable Message-IDs.
 
-Two builders live here. ``build_message`` uses ``email.message.EmailMessage`` and suits one-off
-mail. ``BodyTemplate`` and ``HeaderBlock`` exist for digests, where the same body goes to
-100,000 people with a few personal values each: the body is quoted-printable encoded **once**
+``BodyTemplate`` exists for mail where the same body goes to 100,000 people with a few
+personal values each: the body is quoted-printable encoded **once**
 with a soft line break on each side of every placeholder, so a recipient's value can be encoded
 on its own and dropped in between without re-encoding (or re-wrapping) anything else. A soft
 break (``=`` CRLF) decodes to nothing, so the decoded text is exactly the template with the
@@ -15,22 +14,15 @@ import binascii
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from email import policy
 from email.header import Header
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr
+from email.utils import formataddr
 
-from ..errors import DeliveryError
+from ..config import MAILBOX
+from ..errors import DeliveryError, PublisherError
+from ..subscribers import validate_email
 
-# CRLF for SMTP; long lines allowed (RFC 5322's limit is 998) so that a List-Unsubscribe URL is
-# never turned into an RFC 2047 encoded word, which mail providers would not recognise.
-WIRE_POLICY = policy.SMTP.clone(max_line_length=998)
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
-# A bare mailbox: no whitespace, no header or address syntax characters, ASCII only.
-_MAILBOX = re.compile(r"[^@\s<>,;:\"\\()\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200  # a display name longer than this is cut: nobody's name is, and headers stay short
@@ -51,14 +43,31 @@ def one_line(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
 
 
+def message_id(edition_id: int, subscriber_id: int, domain: str) -> str:
+    """Stable per (edition, subscriber): a resend after a crash is recognisable as the same mail,
+    and a bounce that quotes it names its delivery exactly (``bounces.OUR_MESSAGE_ID``)."""
+    return f"<digest.{edition_id}.{subscriber_id}@{domain}>"
+
+
 def check_mailbox(address: str) -> str:
-    """The address if it is a plain ASCII mailbox; DeliveryError (permanent) otherwise.
+    """The address if it is a plain ASCII mailbox safe in a header; DeliveryError otherwise.
 
     An address is never repaired: one carrying CR, LF or header syntax is refused outright.
     """
-    if not address.isascii() or not _MAILBOX.fullmatch(address) or len(address) > 320:
+    if not address.isascii() or not MAILBOX.fullmatch(address) or len(address) > 320:
         raise DeliveryError(f"invalid recipient address {address!r}", permanent=True)
     return address
+
+
+def check_recipient(address: str) -> str:
+    """A reader's address by the same rule that admitted it (``subscribers.validate_email``),
+    so nothing accepted at sign-up is refused here; DeliveryError (permanent) otherwise."""
+    try:
+        valid = validate_email(address)
+    except PublisherError as exc:
+        why = exc.message.removeprefix("not a valid email address: ")
+        raise DeliveryError(f"invalid recipient address {why}", permanent=True) from None
+    return check_mailbox(valid)
 
 
 def format_address(name: str, address: str) -> str:
@@ -162,41 +171,3 @@ class BodyTemplate:
 def header_block(headers: Sequence[tuple[str, str]]) -> bytes:
     """Header lines, each checked by ``header_line``."""
     return b"".join(header_line(name, value) for name, value in headers)
-
-
-def build_message(
-    *,
-    subject: str,
-    html: str,
-    text: str,
-    from_name: str,
-    from_address: str,
-    to_name: str,
-    to_address: str,
-    message_id: str,
-    date: datetime,
-    reply_to: str = "",
-    extra_headers: dict[str, str] | None = None,
-) -> OutgoingMessage:
-    """A multipart/alternative message (text first, HTML preferred) with safe headers.
-
-    The slow, general path (about 5 ms a message): for one-off mail such as a test send.
-    """
-    msg = EmailMessage(policy=WIRE_POLICY)
-    msg["Subject"] = one_line(subject)
-    msg["From"] = Address(display_name=one_line(from_name), addr_spec=from_address)
-    check_mailbox(to_address)
-    try:
-        msg["To"] = Address(display_name=one_line(to_name), addr_spec=to_address)
-    except (ValueError, IndexError) as exc:
-        raise DeliveryError(f"invalid recipient address {to_address!r}", permanent=True) from exc
-    if reply_to:
-        msg["Reply-To"] = reply_to
-    msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
-    msg["MIME-Version"] = "1.0"
-    for name, value in (extra_headers or {}).items():
-        msg[name] = one_line(value)
-    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return OutgoingMessage(from_address, to_address, message_id, msg.as_bytes())
