@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from publisher.config import Settings, load_settings
 from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
@@ -56,6 +58,7 @@ def add_article(project: Path, name: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) -> None:
     handler = FaultyHandler(
         p_rcpt=0.20, p_data=0.20, p_drop=0.03, refuse=lambda a: a.startswith("bad"), seed=5

@@ -142,6 +142,7 @@ def test_acquire_gives_up_when_stopped() -> None:
     assert stop.is_set() and time.monotonic() - started >= 0.15
 
 
+@pytest.mark.slow
 def test_500_messages_at_100_per_second_over_4_connections(project: Path) -> None:
     handler = FaultyHandler()
     with smtp_server(handler) as server:

@@ -10,6 +10,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from publisher.config import load_settings
 from publisher.daemon import build_scheduler
 from publisher.jobs import open_store
@@ -43,6 +45,7 @@ def test_jobs_run_at_start_and_on_their_intervals(project: Path) -> None:
     assert jobs["digest"].next_run_time - jobs["collect"].next_run_time < timedelta(seconds=10)
 
 
+@pytest.mark.slow
 def test_daemon_collects_catches_up_and_stops_on_sigterm(project: Path) -> None:
     config = write_config(project, extra='send_time = "00:00"')
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
