@@ -138,3 +138,24 @@ def test_bounces_process_without_a_mailbox_says_what_to_set(project: Path) -> No
     result = cli("bounces", "process", "--config", str(project / "config.toml"))
     assert result.exit_code == 1
     assert "[bounces] maildir" in result.output
+
+
+def test_a_bounce_that_cannot_be_parsed_is_reported_and_left_unseen(project: Path) -> None:
+    """Hostile mail in the bounce box (MIME nested thousands deep) is kept for a person."""
+    config = write_config(project, extra='[bounces]\nmaildir = "bounces"\n')
+    box = mailbox.Maildir(str(project / "bounces"), create=True)
+    nested = b"".join(
+        b"--B%d\r\nContent-Type: multipart/mixed; boundary=B%d\r\n\r\n" % (i, i + 1)
+        for i in range(3000)
+    )
+    hostile = box.add(
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=B0\r\n\r\n" + nested
+    )
+    box.add(dsn("nobody@example.com"))
+    result = cli("bounces", "process", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert "2 read" in result.output and "1 unreadable (left unseen)" in result.output
+    assert "cannot be parsed" in result.output
+    assert (project / "bounces" / "new" / hostile).exists()  # not marked done: seen again
+    again = cli("bounces", "process", "--config", str(config))
+    assert "1 read" in again.output and "1 unreadable" in again.output

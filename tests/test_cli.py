@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import click
 import pytest
@@ -101,3 +102,16 @@ def test_digest_dry_run_queues_nothing(project) -> None:  # type: ignore[no-unty
     assert dry.exit_code == 0 and "would queue 6 articles for 1 subscribers" in dry.output
     real = cli("digest", "send", "--config", config)
     assert "1 sent" in real.output
+
+
+def test_an_address_accepted_at_sign_up_is_never_refused_when_sending(project: Path) -> None:
+    """One rule at both ends: what `subscribers add` stores, the sender sends to."""
+    config = str(project / "config.toml")
+    refused = cli("subscribers", "add", "josé@example.com", "--config", config)
+    assert refused.exit_code == 1 and "not a valid email address" in refused.output
+    added = cli("subscribers", "add", "Ann.Reader+news@Example.COM", "--config", config)
+    assert "Ann.Reader+news@example.com" in added.output  # the domain as stored, lower case
+    idn = cli("subscribers", "add", "bob@exämple.com", "--config", config)
+    assert "bob@xn--exmple-cua.com" in idn.output  # stored and sent in ASCII form
+    run = cli("run", "--once", "--config", config)
+    assert run.exit_code == 0 and "2 sent, 0 to retry, 0 failed" in run.output, run.output

@@ -7,11 +7,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from publisher.config import load_settings
 from publisher.digest.plan import plan_editions
+from publisher.errors import DeliveryError
 from publisher.jobs import open_store, run_collect
+from publisher.store import Store
 from publisher.store.schema import deliveries
 
 from .conftest import cli, write_config
@@ -190,3 +194,47 @@ def test_connections_are_reused_then_renewed_after_n_messages(project: Path) -> 
             assert send_with(settings, store, PrebuiltMessages()).sent == 10
     per_connection = [handler.peers.count(p) for p in dict.fromkeys(handler.peers)]
     assert per_connection == [4, 4, 2]
+
+
+class LosesItsLeases:
+    """The real store, except that renewing leases fails as a lost database would.
+
+    Only the renewal is broken (a database that refuses one statement cannot be arranged on
+    a local SQLite file without stalling every other statement too); claims, sends and
+    commits go to the real database.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.renewals = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def renew_leases(self, worker: str, lease_seconds: float) -> int:
+        self.renewals += 1
+        raise OperationalError("UPDATE deliveries ...", {}, Exception("database is gone"))
+
+
+def test_a_sender_that_cannot_renew_its_leases_stops_instead_of_sending_on(
+    project: Path,
+) -> None:
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        # 60 messages at 10/s would take 6 s; leases renewed every 0.1 s fail from the start.
+        slow = "connections = 1\nrate_per_second = 10\nlease_seconds = 0.3\nbatch_size = 60\n"
+        settings = load_settings(
+            write_config(project, extra=smtp_extra(server.port, delivery=slow)), environ={}
+        )
+        with open_store(settings) as store:
+            add_subscribers(store, (f"r{i}@example.com" for i in range(60)))
+            run_collect(settings, store)
+            plan_editions(settings, store)
+            broken = LosesItsLeases(store)
+            with pytest.raises(DeliveryError, match="3 lease renewals in a row failed"):
+                send_with(settings, broken, PrebuiltMessages())  # type: ignore[arg-type]
+            assert broken.renewals == 3
+            counts = store.delivery_counts()
+    assert "claimed" not in counts  # what was not sent went back to the queue
+    assert counts["sent"] == len(handler.arrivals) < 60
+    assert counts["queued"] == 60 - counts["sent"]

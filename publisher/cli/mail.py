@@ -190,9 +190,11 @@ def bounces_process(settings: Settings, store: Store) -> None:
     click.echo(
         f"bounces: {report.read} read, {report.bounced} deliveries bounced "
         f"({report.hard} hard), {len(report.suppressed)} subscribers suppressed, "
-        f"{len(report.ignored)} ignored"
+        f"{len(report.ignored)} ignored, {len(report.unreadable)} unreadable (left unseen)"
     )
     for address in report.suppressed:
         click.echo(f"  suppressed {address}")
     for line in report.ignored:
         click.secho(f"  ignored {line}", fg="yellow", err=True)
+    for line in report.unreadable:
+        click.secho(f"  unreadable {line}", fg="red", err=True)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, message_from_string, policy
 from email.message import Message
+from pathlib import Path
 
 from ..config import BouncesConfig, Settings
 from ..errors import DeliveryError
@@ -145,19 +146,27 @@ def apply_dsn(
 
 
 def maildir_messages(path: str) -> Iterator[tuple[str, bytes, Callable[[], None]]]:
-    """Unseen messages of a maildir, each with a callback that marks it processed."""
-    box = mailbox.Maildir(path, create=True)
-    for key in list(box.keys()):
-        msg = box.get_message(key)
-        if "S" in msg.get_flags():
-            continue
+    """Unseen messages of a maildir as raw bytes, each with a callback that marks it processed.
 
-        def done(key: str = key, msg: mailbox.MaildirMessage = msg) -> None:
-            msg.set_subdir("cur")
-            msg.add_flag("S")
-            box[key] = msg
+    Flags are read from the file names and set by renaming (the maildir convention: ``new/K``
+    becomes ``cur/K:2,S``), so no message is parsed just to be listed or marked: a hostile
+    one cannot stop the listing, only its own parsing, which the caller guards.
+    """
+    root = Path(path)
+    mailbox.Maildir(path, create=True)  # makes new/, cur/ and tmp/ when missing
+    for sub in ("new", "cur"):
+        for file in sorted((root / sub).iterdir()):
+            if file.name.startswith("."):
+                continue
+            key, _, info = file.name.partition(":")
+            flags = info.removeprefix("2,") if info.startswith("2,") else ""
+            if "S" in flags:
+                continue
 
-        yield f"{path}/{key}", msg.as_bytes(), done
+            def done(file: Path = file, key: str = key, flags: str = flags) -> None:
+                file.rename(root / "cur" / f"{key}:2,{''.join(sorted(set(flags + 'S')))}")
+
+            yield f"{path}/{key}", file.read_bytes(), done
 
 
 def imap_messages(conf: BouncesConfig) -> Iterator[tuple[str, bytes, Callable[[], None]]]:
