@@ -40,7 +40,12 @@ def make_engine(url: str) -> Engine:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         engine = create_engine(url, future=True)
-    except (SQLAlchemyError, ImportError) as exc:
+    except ImportError as exc:  # the driver is an extra: publisher[postgres] brings psycopg
+        raise StoreError(
+            f"no database driver for {url.split(':', 1)[0]!r}: {exc}",
+            "for PostgreSQL install publisher[postgres] (pip install 'publisher[postgres]')",
+        ) from exc
+    except SQLAlchemyError as exc:
         raise StoreError(f"cannot use database URL {url!r}: {exc}", "check [database] url") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
