@@ -109,6 +109,9 @@ class SiteConfig(_Section):
     language: str = "en"
     timezone: ZoneName = "UTC"
     secret_key: str = "change-me"
+    # The sender's postal address, shown in every digest and confirmation footer (the law
+    # in most places requires one in bulk mail); required before sending over SMTP.
+    postal_address: str = ""
 
     @property
     def tz(self) -> ZoneInfo:

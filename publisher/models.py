@@ -102,6 +102,8 @@ class Subscriber:
     sections: list[str] | None = None  # None: every section
     next_due_at: datetime | None = None
     bounce_count: int = 0
+    consent_at: datetime | None = None  # when they agreed to receive digests
+    consent_method: str = ""  # how: web (double opt-in), cli, import
 
 
 @dataclass
