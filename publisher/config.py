@@ -30,6 +30,7 @@ from pydantic import (
 from .errors import ConfigError
 
 DEFAULT_CONFIG = "config.toml"
+DEFAULT_SECRET = "change-me"
 CONFIG_ENV = "PUBLISHER_CONFIG"
 
 # (section, key) <- environment variable; applied before validation.
@@ -108,7 +109,10 @@ class SiteConfig(_Section):
     description: str = ""
     language: str = "en"
     timezone: ZoneName = "UTC"
-    secret_key: str = "change-me"
+    # Signs the links in emails. Several keys, newest first and comma-separated, rotate:
+    # the newest signs, every one verifies. Better set by PUBLISHER_SECRET_KEY or a file.
+    secret_key: str = DEFAULT_SECRET
+    secret_key_file: Path | None = None  # one key per line, newest first
     # The sender's postal address, shown in every digest and confirmation footer (the law
     # in most places requires one in bulk mail); required before sending over SMTP.
     postal_address: str = ""
@@ -272,6 +276,36 @@ class Settings(_Section):
     def path(self, value: Path) -> Path:
         """Resolve a configured path against the config file's folder."""
         return value if value.is_absolute() else (self.base_dir / value)
+
+    @property
+    def secret_keys(self) -> list[str]:
+        """The link-signing keys, newest first: ``secret_key_file`` if set, else ``secret_key``."""
+        conf = self.site
+        if conf.secret_key_file is not None:
+            path = self.path(conf.secret_key_file)
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read the secret key file {path}: {exc.strerror}",
+                    "check [site] secret_key_file and its permissions",
+                ) from exc
+            keys = [k.strip() for k in lines if k.strip() and not k.lstrip().startswith("#")]
+        else:
+            keys = [k.strip() for k in conf.secret_key.split(",") if k.strip()]
+        return keys
+
+    def secret_problem(self) -> str:
+        """Why the link-signing secret is unsafe ("" when it is fine): anyone who knows the
+        default could unsubscribe or re-subscribe every reader."""
+        keys = self.secret_keys
+        if not keys:
+            return "the secret key is empty"
+        if keys[0] == DEFAULT_SECRET:
+            return f"the secret key is the default {DEFAULT_SECRET!r}"
+        if len(keys[0]) < 16:
+            return "the secret key is shorter than 16 characters"
+        return ""
 
     @property
     def archive_url(self) -> str:

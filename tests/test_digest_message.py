@@ -27,6 +27,7 @@ from publisher.mail.dkim import Signer, public_key_base64
 from publisher.mail.mime import format_address, header_line
 from publisher.models import Edition, Subscriber
 from publisher.store import Store
+from publisher.tokens import tokens_for
 
 from .conftest import write_config
 
@@ -177,7 +178,9 @@ def test_rfc8058_and_identity_headers(settings: Settings, collected: Store) -> N
     msg = parse(build(settings, collected, reader))
     assert str(msg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
     links = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
-    assert links[0].startswith("https://news.example.com/unsubscribe?token=unsubscribe.7.")
+    assert links[0].startswith("https://news.example.com/unsubscribe/")
+    token = links[0].rsplit("/", 1)[1]
+    assert tokens_for(settings).read(token, "unsubscribe", WHEN.timestamp()).subscriber_id == 7
     assert links[1].startswith("mailto:unsubscribe@news.example.com?subject=unsubscribe")
     assert str(msg["Message-ID"]) == "<digest.42.7@news.example.com>"
     assert str(msg["List-Id"]) == "The Daily Dispatch digest <digest.news.example.com>"

@@ -34,7 +34,7 @@ from ..mail.mime import (
 )
 from ..models import Edition, Subscriber
 from ..store.protocols import ArticleReader
-from ..tokens import UNSUBSCRIBE_LIFETIME, make_token
+from ..tokens import tokens_for
 from .render import DigestContext, RenderedDigest, Renderer, digest_context
 
 
@@ -74,6 +74,7 @@ class DigestComposer:
         self._domain = site.domain
         self._list_id = f"{one_line(site.name)} digest <digest.{site.domain}>"
         self._mailto = settings.digest.unsubscribe_address
+        self._tokens = tokens_for(settings)
 
     def context(self, edition: Edition) -> DigestContext:
         return digest_context(self.settings, self.store, edition)
@@ -125,15 +126,15 @@ class DigestComposer:
         site = self.settings.site
         at = when.timestamp() if when is not None else None
         sid = subscriber.id
-        unsub = make_token(site.secret_key, "unsubscribe", sid, UNSUBSCRIBE_LIFETIME, now=at)
-        prefs = make_token(site.secret_key, "preferences", sid, UNSUBSCRIBE_LIFETIME, now=at)
+        unsub = self._tokens.make("unsubscribe", sid, subscriber.email, now=at)
+        prefs = self._tokens.make("preferences", sid, subscriber.email, now=at)
         name = one_line(subscriber.name)[:200]
         return {
             "greeting": f"Hello {name}," if name else "Hello,",
             "name": name,
             "email": subscriber.email,
-            "unsubscribe_url": f"{site.url}/unsubscribe?token={unsub}",
-            "preferences_url": f"{site.url}/preferences?token={prefs}",
+            "unsubscribe_url": f"{site.url}/unsubscribe/{unsub}",
+            "preferences_url": f"{site.url}/preferences/{prefs}",
             "unsubscribe_token": unsub,
         }
 
