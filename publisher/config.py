@@ -248,6 +248,29 @@ class SchedulerConfig(_Section):
 
     collect_every_minutes: int = Field(default=15, ge=1)
     plan_every_minutes: int = Field(default=5, ge=1, le=60)
+    # How often the daemon reads the [bounces] mailbox: bounces, and mailto: unsubscribes.
+    inbox_every_minutes: int = Field(default=5, ge=1, le=1440)
+
+
+def _colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        raise ValueError(f"{value!r} must be a colour as #rrggbb, such as '#0b5cad'")
+    return value.lower()
+
+
+class WebConfig(_Section):
+    """The readers' web app (``publisher serve``): sign-up, confirm, preferences, unsubscribe."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    confirm_hours: int = Field(default=72, ge=1, le=24 * 30)
+    subscribe_per_ip_per_hour: int = Field(default=10, ge=1)
+    subscribe_per_address_per_hour: int = Field(default=3, ge=1)
+    max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    # Behind a reverse proxy, the client's address comes from X-Forwarded-For; only trust it
+    # when the proxy is the only way in.
+    trust_proxy: bool = False
+    accent_color: Annotated[str, AfterValidator(_colour)] = "#0b5cad"
 
 
 class Settings(_Section):
@@ -263,6 +286,7 @@ class Settings(_Section):
     delivery: DeliveryConfig = DeliveryConfig()
     bounces: BouncesConfig = BouncesConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+    web: WebConfig = WebConfig()
     base_dir: Path = Path(".")
 
     @model_validator(mode="after")

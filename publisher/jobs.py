@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -22,8 +25,10 @@ from .errors import PublisherError
 from .feeds import FeedReport, write_feeds
 from .mail.bounces import BounceReport, process_bounces
 from .mail.queue import Progress, SendReport, send_pending
-from .mail.transports import make_transport_factory
+from .mail.transports import make_transport_factory, transport_kind
 from .models import Edition
+from .readers.inbox import mailto_unsubscribes
+from .readers.notices import MailBuilder
 from .sources import build_sources
 from .store import Store
 
@@ -43,19 +48,48 @@ def open_store(settings: Settings) -> Store:
     return Store(settings.database_url)
 
 
+@contextmanager
+def recorded(store: Store, job: str) -> Iterator[list[str]]:
+    """Record one run of ``job`` (when, whether it worked, a summary) for health and status.
+
+    The caller appends its one-line summary to the yielded list; an exception is recorded as
+    a failure with its message and then raised on, unchanged.
+    """
+    summary: list[str] = []
+    started, clock = datetime.now(UTC), time.monotonic()
+    try:
+        yield summary
+    except BaseException as exc:
+        store.record_job(job, started, datetime.now(UTC), False, f"failed: {exc}".splitlines()[0])
+        raise
+    took = time.monotonic() - clock
+    store.record_job(job, started, datetime.now(UTC), True, f"{'; '.join(summary)} in {took:.1f} s")
+
+
 def run_collect(settings: Settings, store: Store) -> CollectReport:
-    return collect(build_sources(settings), store, settings.site.domain)
+    with recorded(store, "collect") as summary:
+        report = collect(build_sources(settings), store, settings.site.domain)
+        summary.append(f"{report.added} new, {report.updated} updated, {len(report.errors)} failed")
+    return report
 
 
 def run_feeds(settings: Settings, store: Store) -> FeedReport:
-    return write_feeds(settings, store)
+    with recorded(store, "feeds") as summary:
+        report = write_feeds(settings, store)
+        summary.append(f"{len(report.written)} written")
+    return report
 
 
 def run_plan(
     settings: Settings, store: Store, now: datetime | None = None, *, dry_run: bool = False
 ) -> list[PlannedEdition]:
     """Queue every due subscriber's digest, then archive the editions just queued."""
-    planned = plan_editions(settings, store, now or datetime.now(UTC), dry_run=dry_run)
+    if dry_run:
+        return plan_editions(settings, store, now or datetime.now(UTC), dry_run=True)
+    with recorded(store, "plan") as summary:
+        planned = plan_editions(settings, store, now or datetime.now(UTC))
+        queued = sum(len(p.subscriber_ids) for p in planned)
+        summary.append(f"{len(planned)} editions, {queued} deliveries queued")
     created = [p.edition for p in planned if p.edition is not None]
     if created:
         run_archive(settings, store, created)
@@ -93,6 +127,51 @@ def run_digest(
     return report
 
 
+SECRET_HINT = (
+    "set PUBLISHER_SECRET_KEY to a long random value, e.g. the output of "
+    "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
+
+
+def require_secret(settings: Settings, doing: str) -> None:
+    """Refuse to ``doing`` with the default or an empty secret: anyone who knows it could
+    forge every reader's confirm, unsubscribe and preferences links."""
+    problem = settings.secret_problem()
+    if problem:
+        raise PublisherError(f"refusing to {doing}: {problem}", SECRET_HINT)
+
+
+def check_sending(settings: Settings) -> str:
+    """Refuse to mail real readers unsafely; returns the transport's kind.
+
+    Over SMTP the links in every mail must be signed with a real secret and the footer must
+    carry the sender's postal address (bulk-mail law). A maildir or null transport reaches
+    nobody, so there both are only warned about.
+    """
+    kind = transport_kind(settings)
+    problems = []
+    if settings.secret_problem():
+        problems.append(
+            PublisherError(
+                f"{settings.secret_problem()}: the links in every mail could be forged",
+                SECRET_HINT,
+            )
+        )
+    if not settings.site.postal_address.strip():
+        problems.append(
+            PublisherError(
+                "[site] postal_address is not set: bulk mail must say who sends it and where",
+                'set [site] postal_address = "Newsroom Ltd, 1 Example Street, City" in config.toml',
+            )
+        )
+    if kind == "smtp" and problems:
+        first = problems[0]
+        raise PublisherError(f"refusing to send over SMTP: {first.message}", first.hint)
+    for problem in problems:
+        log.warning("%s (fine for a %s transport; SMTP would refuse)", problem.message, kind)
+    return kind
+
+
 def run_send(
     settings: Settings,
     store: Store,
@@ -100,15 +179,29 @@ def run_send(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     retry_now: bool = False,
+    kinds: Sequence[str] | None = None,
 ) -> tuple[SendReport, str]:
-    """Drain every due delivery over the configured transport; returns the report and its name."""
+    """Drain every due delivery (or those of editions of ``kinds``) over the configured
+    transport; returns the report and the transport's description."""
+    check_sending(settings)
     if retry_now:
         store.make_retries_due()
     choice = make_transport_factory(settings)
-    builder = DigestComposer(settings, store, make_renderer(settings))
-    report = send_pending(settings.delivery, store, choice, builder, stop=stop, progress=progress)
+    renderer = make_renderer(settings)
+    builder = MailBuilder(settings, DigestComposer(settings, store, renderer), renderer)
+    with recorded(store, "send" if kinds is None else "send-notices") as summary:
+        report = send_pending(
+            settings.delivery, store, choice, builder, stop=stop, progress=progress, kinds=kinds
+        )
+        summary.append(f"{report.sent} sent, {report.retry} retry, {report.failed} failed")
     return report, choice.description
 
 
-def run_bounces(settings: Settings, store: Store) -> BounceReport:
-    return process_bounces(settings, store)
+def run_inbox(settings: Settings, store: Store) -> BounceReport:
+    """Read the [bounces] mailbox: bounces are applied, mailto unsubscribes honoured."""
+    with recorded(store, "inbox") as summary:
+        report = process_bounces(settings, store, also=mailto_unsubscribes(settings, store))
+        summary.append(
+            f"{report.read} read, {report.bounced} bounced, {len(report.handled)} unsubscribed"
+        )
+    return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass
@@ -92,7 +92,7 @@ class Subscriber:
     id: int
     email: str
     name: str = ""
-    status: str = "active"  # active | unsubscribed | suppressed
+    status: str = "active"  # pending | active | unsubscribed | bounced | suppressed
     created_at: datetime | None = None
     last_article_id: int = 0  # the digest cursor: every article with a higher id is still owed
     timezone: str | None = None  # None: the site's zone
@@ -104,6 +104,11 @@ class Subscriber:
     bounce_count: int = 0
     consent_at: datetime | None = None  # when they agreed to receive digests
     consent_method: str = ""  # how: web (double opt-in), cli, import
+    consent_ip: str = ""  # the address a web sign-up came from
+    confirmed_at: datetime | None = None
+    unsubscribed_at: datetime | None = None
+    unsubscribed_via: str = ""  # web | mailto | cli
+    paused_until: date | None = None  # no digest before this local date
 
 
 @dataclass

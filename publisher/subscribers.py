@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
+from datetime import date
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email as _validate
@@ -18,7 +19,8 @@ from .errors import PublisherError
 
 FREQUENCIES = ("daily", "weekly")
 # Preferences a subscriber may change; changing any of them recomputes their next due time.
-PREFERENCES = ("timezone", "send_hour", "frequency", "weekday", "sections")
+PREFERENCES = ("timezone", "send_hour", "frequency", "weekday", "sections", "paused_until")
+STATUSES = ("pending", "active", "unsubscribed", "bounced", "suppressed")
 MAX_ADDRESS = 320
 
 
@@ -87,3 +89,6 @@ def validate_preferences(prefs: Mapping[str, object]) -> None:
         isinstance(sections, list) and all(isinstance(s, str) for s in sections)
     ):
         raise PublisherError(f"bad sections {sections!r}", "give a list of section names")
+    paused = prefs.get("paused_until")
+    if paused is not None and not isinstance(paused, date):
+        raise PublisherError(f"bad pause date {paused!r}", "give a date such as 2026-12-24")

@@ -82,7 +82,8 @@ def write_config(root: Path, extra: str = "", **site: str) -> Path:
 name = "The Daily Dispatch"
 url = "https://news.example.com"
 timezone = "Asia/Karachi"
-secret_key = "test-secret"
+secret_key = "test-secret-0123456789abcdef"
+postal_address = "The Daily Dispatch, 1 Press Lane, Karachi 74000, Pakistan"
 {site_lines}
 
 [database]

@@ -148,6 +148,9 @@ class PrebuiltMessages:
         self.domain = domain
         self.body = body
 
+    def refuse(self, edition: Edition, subscriber: Subscriber) -> str:
+        return "" if subscriber.status == "active" else f"subscriber is {subscriber.status}"
+
     def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
         mid = message_id(edition.id, subscriber.id, self.domain)
         head = (
@@ -162,12 +165,14 @@ class PrebuiltMessages:
 def send_with(
     settings: Settings, store: Store, builder: MessageBuilder | None = None, **kwargs: Any
 ) -> SendReport:
-    """``send_pending`` over the configured transport, with digests built as in production
-    (``DigestComposer``) unless a cheaper ``builder`` is given."""
+    """``send_pending`` over the configured transport, with mail built as in production
+    (``MailBuilder``) unless a cheaper ``builder`` is given."""
     if builder is None:
         from publisher.digest.compose import DigestComposer, make_renderer
+        from publisher.readers.notices import MailBuilder
 
-        builder = DigestComposer(settings, store, make_renderer(settings))
+        renderer = make_renderer(settings)
+        builder = MailBuilder(settings, DigestComposer(settings, store, renderer), renderer)
     return send_pending(
         settings.delivery, store, make_transport_factory(settings), builder, **kwargs
     )

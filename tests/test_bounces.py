@@ -94,7 +94,8 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
     first = cli("bounces", "process", "--config", str(config))
     assert first.exit_code == 0, first.output
     assert (
-        "3 read, 1 deliveries bounced (1 hard), 0 subscribers suppressed, 2 ignored" in first.output
+        "3 read, 1 deliveries bounced (1 hard), 0 subscribers stopped after bounces" in first.output
+        and "2 ignored" in first.output
     )
     with open_store(settings) as store:
         [(bounced, email)] = store.delivery_list(status="bounced")
@@ -116,11 +117,11 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
     box.add(dsn("ann@example.com"))
     second = cli("bounces", "process", "--config", str(config))
     assert (
-        "1 subscribers suppressed" in second.output
-        and "suppressed ann@example.com" in second.output
+        "1 subscribers stopped after bounces" in second.output
+        and "bounced ann@example.com (no more mail)" in second.output
     )
     with open_store(settings) as store:
-        assert subscriber_state(store, "ann@example.com") == ("suppressed", 2)
+        assert subscriber_state(store, "ann@example.com") == ("bounced", 2)
         add_article(project, "third")
         run_collect(settings, store)
         [planned] = run_digest(settings, store, now=datetime.now(UTC) + timedelta(days=2)).planned
@@ -129,7 +130,7 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
     listed = cli("deliveries", "--status", "bounced", "--config", str(config))
     assert listed.exit_code == 0 and "ann@example.com" in listed.output
     back = cli("subscribers", "reactivate", "ann@example.com", "--config", str(config))
-    assert back.exit_code == 0 and "active (was suppressed)" in back.output
+    assert back.exit_code == 0 and "active (was bounced)" in back.output
     missing = cli("subscribers", "reactivate", "nobody@example.com", "--config", str(config))
     assert missing.exit_code == 1 and "no subscriber" in missing.output
 

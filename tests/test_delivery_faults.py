@@ -106,7 +106,7 @@ def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) ->
             second = drain(settings, store)
             assert sorted(second.newly_suppressed) == sorted(BAD)
             for email in BAD:
-                assert subscriber_state(store, email) == ("suppressed", 2)
+                assert subscriber_state(store, email) == ("bounced", 2)
             assert set(handler.per_recipient().values()) == {2}
 
             add_article(project, "third")

@@ -17,24 +17,29 @@ planner checks, for every subscriber and article:
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from starlette.testclient import TestClient
 
 from publisher.config import Settings, parse_settings
 from publisher.digest.plan import plan_editions
 from publisher.digest.schedule import reschedule
 from publisher.models import Article, Subscriber
+from publisher.readers.links import link
 from publisher.store import Store
 from publisher.subscribers import section_filter
+from publisher.web.app import create_app
 
 from .conftest import stored_article
 
@@ -82,7 +87,16 @@ step_strategy = st.fixed_dictionaries(
             st.tuples(st.sampled_from([*SECTIONS, "arts"]), st.integers(-72, 2)),  # hours back
             max_size=3,
         ),
-        "change": st.one_of(st.none(), st.tuples(st.integers(0, 50), prefs_strategy)),
+        # (which subscriber, new preferences, through the web form or not, pause in days)
+        "change": st.one_of(
+            st.none(),
+            st.tuples(
+                st.integers(0, 50),
+                prefs_strategy,
+                st.booleans(),
+                st.one_of(st.none(), st.integers(0, 9)),
+            ),
+        ),
         "join": st.one_of(st.none(), prefs_strategy),
     }
 )
@@ -114,6 +128,46 @@ def check_due_time(due: datetime, run_at: datetime, sub: Subscriber, settings: S
     else:
         assert due - run_at <= timedelta(days=1, hours=1)
     assert due > run_at
+
+
+def change_through_the_web(
+    settings: Settings,
+    store: Store,
+    target: Subscriber,
+    prefs: dict[str, object],
+    pause: int | None,
+    now: datetime,
+) -> None:
+    """Post the preferences form as a reader would (GET for the form and cookie, then POST),
+    with the web app's clock at the simulation's time. A pause lets owed articles wait."""
+    client = TestClient(create_app(settings, store, clock=lambda: now), base_url=settings.site.url)
+    path = urlsplit(link(settings, "preferences", target)).path
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    sections = prefs["sections"] or ["__all__"]
+    form = {
+        "csrf": csrf[1],
+        "sections": sections,
+        "frequency": prefs["frequency"],
+        "weekday": str(prefs["weekday"] if prefs["weekday"] is not None else 0),
+        "timezone": prefs["timezone"] or settings.site.timezone,
+        "send_hour": "" if prefs["send_hour"] is None else str(prefs["send_hour"]),
+        "paused_until": (now.date() + timedelta(days=pause)).isoformat()
+        if pause is not None
+        else "",
+    }
+    answer = client.post(path, data=form)
+    # A section no article has had yet is not offered, so the form is refused and nothing
+    # changes; otherwise it is saved.
+    seen_sections = set(store.sections_seen())
+    if prefs["sections"] and not set(prefs["sections"]) <= seen_sections:  # type: ignore[arg-type]
+        assert answer.status_code == 400, answer.text
+        return
+    assert answer.status_code == 200 and "Saved." in answer.text, answer.text
+    stored = store.subscriber(target.id)
+    assert stored is not None and stored.frequency == prefs["frequency"]
 
 
 def simulate(initial: list[dict[str, object]], steps: list[dict[str, object]]) -> None:
@@ -177,13 +231,16 @@ def run_simulation(
         if step["join"] is not None:
             join(step["join"])  # type: ignore[arg-type]
         if step["change"] is not None:
-            index, prefs = step["change"]  # type: ignore[misc]
+            index, prefs, via_web, pause = step["change"]  # type: ignore[misc]
             ids = sorted(seen)
             target = store.subscribers_by_ids([ids[index % len(ids)]])[ids[index % len(ids)]]
-            reschedule(settings, store, target, now, **prefs)
-        before = {s.id: s for s in store.active_subscribers()}
+            if via_web:
+                change_through_the_web(settings, store, target, prefs, pause, now)
+            else:
+                reschedule(settings, store, target, now, **prefs)
+        before = {s.id: s for s in store.list_subscribers("active")}
         planned = plan_editions(settings, store, now)
-        after = {s.id: s for s in store.active_subscribers()}
+        after = {s.id: s for s in store.list_subscribers("active")}
         for plan in planned:
             for sid in plan.subscriber_ids:
                 seen[sid].received[run] = plan.article_ids
@@ -256,7 +313,9 @@ def test_exactly_once_on_postgresql(tmp_path: Path, pg_url: str) -> None:
                 (rng.choice([*SECTIONS, "arts"]), rng.randint(-72, 2))
                 for _ in range(rng.randint(0, 3))
             ],
-            "change": (rng.randint(0, 50), prefs()) if rng.random() < 0.15 else None,
+            "change": (rng.randint(0, 50), prefs(), rng.random() < 0.5, rng.choice([None, 3]))
+            if rng.random() < 0.15
+            else None,
             "join": prefs() if rng.random() < 0.1 else None,
         }
         for _ in range(80)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from ..config import Settings
-from ..jobs import run_bounces, run_send
+from ..jobs import run_inbox, run_send
 from ..mail.queue import SendReport
 from ..store import Store
 from .app import main
@@ -164,9 +164,55 @@ def deliveries_retry(settings: Settings, store: Store, edition: int | None) -> N
     click.echo(f"deliveries: {count} failed deliveries queued again")
 
 
+def _process_inbox(settings: Settings, store: Store) -> None:
+    report = run_inbox(settings, store)
+    click.echo(
+        f"inbox: {report.read} read, {report.bounced} deliveries bounced "
+        f"({report.hard} hard), {len(report.suppressed)} subscribers stopped after bounces, "
+        f"{len(report.handled)} unsubscribed by mail, {len(report.ignored)} ignored, "
+        f"{len(report.unreadable)} unreadable (left unseen)"
+    )
+    for address in report.suppressed:
+        click.echo(f"  bounced {address} (no more mail)")
+    for line in report.handled:
+        click.echo(f"  {line}")
+    for line in report.ignored:
+        click.secho(f"  ignored {line}", fg="yellow", err=True)
+    for line in report.unreadable:
+        click.secho(f"  unreadable {line}", fg="red", err=True)
+
+
+@main.group()
+def inbox() -> None:
+    """Read the [bounces] mailbox: bounces, and unsubscribes sent by mail.
+
+    \b
+    Example:
+      publisher inbox process
+    """
+
+
+@inbox.command("process")
+@with_settings
+def inbox_process(settings: Settings, store: Store) -> None:
+    """Read new mail from the [bounces] maildir or IMAP folder and act on it.
+
+    Delivery-status notifications (RFC 3464) mark what bounced; a hard bounce (5.x.x) counts
+    toward suppress_after_bounces. A message whose Subject carries a valid unsubscribe token
+    (the mailto: of List-Unsubscribe) unsubscribes that reader. Processed messages are
+    flagged as seen so the next run skips them; one that cannot be parsed is left unseen.
+    The daemon does this every [scheduler] inbox_every_minutes.
+
+    \b
+    Example:
+      publisher inbox process --config config.toml
+    """
+    _process_inbox(settings, store)
+
+
 @main.group()
 def bounces() -> None:
-    """Apply bounce messages (delivery-status notifications).
+    """The same as `publisher inbox` (kept for scripts that use it).
 
     \b
     Example:
@@ -177,24 +223,10 @@ def bounces() -> None:
 @bounces.command("process")
 @with_settings
 def bounces_process(settings: Settings, store: Store) -> None:
-    """Read new DSNs from the [bounces] maildir or IMAP folder and mark what bounced.
-
-    A hard bounce (5.x.x) counts toward suppress_after_bounces; processed messages are
-    flagged as seen so the next run skips them.
+    """The same as `publisher inbox process`: bounces and mailto unsubscribes.
 
     \b
     Example:
       publisher bounces process --config config.toml
     """
-    report = run_bounces(settings, store)
-    click.echo(
-        f"bounces: {report.read} read, {report.bounced} deliveries bounced "
-        f"({report.hard} hard), {len(report.suppressed)} subscribers suppressed, "
-        f"{len(report.ignored)} ignored, {len(report.unreadable)} unreadable (left unseen)"
-    )
-    for address in report.suppressed:
-        click.echo(f"  suppressed {address}")
-    for line in report.ignored:
-        click.secho(f"  ignored {line}", fg="yellow", err=True)
-    for line in report.unreadable:
-        click.secho(f"  unreadable {line}", fg="red", err=True)
+    _process_inbox(settings, store)

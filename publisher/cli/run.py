@@ -1,4 +1,4 @@
-"""Commands that run the pipeline: ``collect`` and ``run`` (once, or as the daemon)."""
+"""Commands that run the pipeline: ``collect``, ``run`` (once, or as the daemon), ``serve``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 from ..config import Settings
 from ..jobs import run_collect, run_digest, run_feeds
 from ..store import Store
+from ..web.server import WebServer, start_web
 from .app import main
 from .common import print_collect, print_digest, print_feeds, with_settings
 
@@ -27,16 +28,20 @@ def collect(settings: Settings, store: Store) -> None:
 @click.option(
     "--once", is_flag=True, help="Collect, write feeds and send the digest once, then exit."
 )
+@click.option(
+    "--serve", "serve_too", is_flag=True, help="Also serve the readers' web app (as `serve`)."
+)
 @with_settings
-def run(settings: Settings, store: Store, once: bool) -> None:
+def run(settings: Settings, store: Store, once: bool, serve_too: bool) -> None:
     """Run the daemon (collect and plan digests on a schedule), or every step once.
 
-    Without --once it runs until Ctrl-C or SIGTERM.
+    Without --once it runs until Ctrl-C or SIGTERM; with --serve the readers' web app runs
+    beside it in the same process, on [web] host and port, and stops with it.
 
     \b
     Example:
       publisher run --once --config config.toml
-      publisher run --config /etc/publisher/config.toml
+      publisher run --serve --config /etc/publisher/config.toml
     """
     if once:
         print_collect(run_collect(settings, store))
@@ -45,8 +50,33 @@ def run(settings: Settings, store: Store, once: bool) -> None:
         return
     from ..daemon import run_daemon
 
+    web = start_web(settings, store) if serve_too else None
     click.echo(
         f"publisher daemon: collecting every {settings.scheduler.collect_every_minutes} min, "
         f"digests planned every {settings.scheduler.plan_every_minutes} min; Ctrl-C to stop"
     )
-    run_daemon(settings, store)
+    try:
+        run_daemon(settings, store)
+    finally:
+        if web is not None:
+            web.stop()
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: [web] host).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
+@with_settings
+def serve(settings: Settings, store: Store, host: str | None, port: int | None) -> None:
+    """Serve the readers' web app: subscribe, confirm, preferences, unsubscribe (with the
+    RFC 8058 one-click POST), the feeds and the digest archive, and /healthz.
+
+    Refuses to start with the default or an empty secret key. Put it behind a reverse proxy
+    that terminates TLS for [site] url.
+
+    \b
+    Example:
+      PUBLISHER_SECRET_KEY=... publisher serve --host 127.0.0.1 --port 8000
+    """
+    web = WebServer(settings, store, host, port)
+    click.echo(f"publisher serve: {settings.site.url}/subscribe on http://{web.host}:{web.port}")
+    web.run()

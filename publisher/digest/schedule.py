@@ -87,6 +87,24 @@ def reschedule(
     """
     validate_preferences(prefs)
     updated = replace(subscriber, **prefs)  # type: ignore[arg-type]
-    due = next_due(now or datetime.now(UTC), slot_for(updated, settings))
+    due = next_due(
+        resume_after(updated, settings, now or datetime.now(UTC)), slot_for(updated, settings)
+    )
     store.set_preferences(subscriber.id, due, **prefs)
     return replace(updated, next_due_at=due)
+
+
+def resume_after(subscriber: Subscriber, settings: Settings, now: datetime) -> datetime:
+    """The moment after which their next digest may come: now, or the end of a pause.
+
+    A pause "until 1 December" means the first digest comes on 1 December, at their hour, in
+    their zone. Articles collected during the pause stay owed (nothing is lost): they arrive
+    then, ``max_articles`` at a time.
+    """
+    if subscriber.paused_until is None:
+        return now
+    slot = slot_for(subscriber, settings)
+    resume = datetime.combine(subscriber.paused_until, time(0), tzinfo=slot.tz) - timedelta(
+        seconds=1
+    )
+    return max(now, resume.astimezone(UTC))

@@ -118,6 +118,7 @@ class BounceReport:
     hard: int = 0
     suppressed: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)  # not a DSN, no failure, or no match
+    handled: list[str] = field(default_factory=list)  # not DSNs, but taken by ``also``
     unreadable: list[str] = field(default_factory=list)  # left unseen for a person to look at
 
 
@@ -204,8 +205,16 @@ def imap_messages(conf: BouncesConfig) -> Iterator[tuple[str, bytes, Callable[[]
             client.logout()
 
 
-def process_bounces(settings: Settings, store: BounceStore) -> BounceReport:
-    """Read every unseen bounce from the configured maildir and IMAP folder and apply it."""
+# Offered each message that is not a DSN: returns what it did with it ("" if not for it).
+OtherMail = Callable[[bytes, str], str]
+
+
+def process_bounces(
+    settings: Settings, store: BounceStore, also: OtherMail | None = None
+) -> BounceReport:
+    """Read every unseen message of the configured maildir and IMAP folder: apply each
+    bounce (DSN) and offer every other message to ``also`` (the readers' mailto
+    unsubscribes come in the same mailbox)."""
     conf = settings.bounces
     if conf.maildir is None and not conf.imap_host:
         raise DeliveryError(
@@ -229,7 +238,11 @@ def process_bounces(settings: Settings, store: BounceStore) -> BounceReport:
                 report.unreadable.append(f"{where}: cannot be parsed ({exc}); left unseen")
                 continue
             if dsn is None:
-                report.ignored.append(f"{where}: not a delivery-status notification")
+                handled = also(data, where) if also is not None else ""
+                if handled:
+                    report.handled.append(handled)
+                else:
+                    report.ignored.append(f"{where}: not a delivery-status notification")
             else:
                 apply_dsn(store, dsn, threshold, report, where)
             done()

@@ -11,11 +11,13 @@ value substituted.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from email.header import Header
-from email.utils import formataddr
+from email.utils import format_datetime, formataddr
 
 from ..config import MAILBOX
 from ..errors import DeliveryError, PublisherError
@@ -171,3 +173,52 @@ class BodyTemplate:
 def header_block(headers: Sequence[tuple[str, str]]) -> bytes:
     """Header lines, each checked by ``header_line``."""
     return b"".join(header_line(name, value) for name, value in headers)
+
+
+def simple_message(
+    *,
+    sender: str,
+    sender_name: str,
+    recipient: str,
+    recipient_name: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    date: datetime,
+    extra: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """A one-off multipart/alternative message (text, then HTML), both parts quoted-printable.
+
+    For the few mails that go to one reader at a time (a confirmation, a notice): built the
+    plain way, with the same header checks as digests (``header_line`` refuses line breaks).
+    """
+    boundary = f"=_notice_{hashlib.sha1(message_id.encode()).hexdigest()[:16]}"
+    headers = [
+        ("Date", format_datetime(date)),
+        ("From", format_address(sender_name, sender)),
+        ("To", format_address(recipient_name, recipient)),
+        ("Subject", encode_text_header(subject)),
+        ("Message-ID", message_id),
+        *extra,
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    part = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    sep = f"--{boundary}\r\n".encode("ascii")
+    return b"".join(
+        [
+            header_block(headers),
+            CRLF,
+            sep,
+            b'Content-Type: text/plain; charset="utf-8"\r\n',
+            part,
+            qp_encode(text),
+            CRLF,
+            sep,
+            b'Content-Type: text/html; charset="utf-8"\r\n',
+            part,
+            qp_encode(html),
+            f"\r\n--{boundary}--\r\n".encode("ascii"),
+        ]
+    )

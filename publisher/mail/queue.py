@@ -24,7 +24,7 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -70,6 +70,11 @@ class MessageBuilder(Protocol):
     def message(
         self, edition: Edition, subscriber: Subscriber, when: datetime
     ) -> OutgoingMessage: ...
+
+    def refuse(self, edition: Edition, subscriber: Subscriber) -> str:
+        """Why this subscriber may no longer get this edition ("" when they may): a digest
+        goes only to active readers, a confirmation only to pending ones."""
+        ...
 
 
 def make_worker_id() -> str:
@@ -268,8 +273,10 @@ def send_pending(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     worker: str | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> SendReport:
-    """Send every due delivery (queued, retries whose time has come, expired claims).
+    """Send every due delivery (queued, retries whose time has come, expired claims), or only
+    those of editions of ``kinds``.
 
     Returns when nothing is due, or soon after ``stop`` is set. Raises a transport's fatal
     error (login refused, ...) or a lease keeper's after releasing the claims.
@@ -286,7 +293,9 @@ def send_pending(
     keeper.start()
     try:
         while not stop.is_set():
-            batch = store.claim_deliveries(worker, conf.batch_size, conf.lease_seconds)
+            batch = store.claim_deliveries(
+                worker, conf.batch_size, conf.lease_seconds, edition_kinds=kinds
+            )
             if not batch:
                 break
             subscribers = store.subscribers_by_ids({d.subscriber_id for d in batch})
@@ -294,19 +303,19 @@ def send_pending(
                 if stop.is_set():
                     break
                 subscriber = subscribers.get(delivery.subscriber_id)
-                if subscriber is None or subscriber.status != "active":
-                    state = subscriber.status if subscriber else "gone"
-                    email = (
-                        subscriber.email if subscriber else f"subscriber {delivery.subscriber_id}"
-                    )
-                    recorder.skip(delivery, "suppressed", f"subscriber is {state}", email)
-                    continue
                 if delivery.edition_id not in editions:
                     editions[delivery.edition_id] = store.get_edition(delivery.edition_id)
+                edition = editions[delivery.edition_id]
+                if subscriber is None:
+                    who = f"subscriber {delivery.subscriber_id}"
+                    recorder.skip(delivery, "suppressed", "subscriber is gone", who)
+                    continue
+                refused = builder.refuse(edition, subscriber)
+                if refused:
+                    recorder.skip(delivery, "suppressed", refused, subscriber.email)
+                    continue
                 try:
-                    message = builder.message(
-                        editions[delivery.edition_id], subscriber, datetime.now(UTC)
-                    )
+                    message = builder.message(edition, subscriber, datetime.now(UTC))
                 except DeliveryError as exc:  # one unusable address: record it, go on
                     recorder.skip(delivery, "failed", exc.message, subscriber.email)
                     continue

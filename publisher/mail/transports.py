@@ -272,11 +272,17 @@ class TransportChoice:
     connections: int
 
 
-def make_transport_factory(settings: Settings) -> TransportChoice:
+def transport_kind(settings: Settings) -> str:
     """``[delivery] transport``: smtp, maildir or null; "auto" is SMTP when ``[smtp]`` is set."""
     kind = settings.delivery.transport
     if kind == "auto":
         kind = "smtp" if settings.smtp is not None else "maildir"
+    return kind
+
+
+def make_transport_factory(settings: Settings) -> TransportChoice:
+    """The configured transport (``transport_kind``), one instance per connection."""
+    kind = transport_kind(settings)
     if kind == "smtp":
         smtp = settings.smtp
         if smtp is None:

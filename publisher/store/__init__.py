@@ -12,6 +12,7 @@ from .base import StoreBase, make_engine
 from .deliveries import DeliveryQueries
 from .editions import EditionQueries
 from .feedstate import FeedStateQueries
+from .jobruns import JobRunQueries
 from .subscribers import SubscriberQueries
 from .suppression import SuppressionQueries
 
@@ -23,6 +24,7 @@ class Store(
     DeliveryQueries,
     FeedStateQueries,
     SuppressionQueries,
+    JobRunQueries,
     StoreBase,
 ):
     """Articles, subscribers, editions and deliveries in one database."""

@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Delivery
 from .base import now_utc
-from .schema import UTCDateTime, deliveries, delivery_attempts, subscribers
+from .schema import UTCDateTime, deliveries, delivery_attempts, editions, subscribers
 from .suppression import count_bounce
 
 # SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
@@ -119,12 +119,18 @@ class DeliveryQueries:
 
     # -- the queue ------------------------------------------------------------------------
     def claim_deliveries(
-        self, worker: str, limit: int, lease_seconds: float, now: datetime | None = None
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        now: datetime | None = None,
+        edition_kinds: Sequence[str] | None = None,
     ) -> list[Delivery]:
         """Claim up to ``limit`` due rows for ``worker``: expired leases, due retries, queued.
 
         Each kind is its own indexed query (status, then lease or next attempt), so no claim
-        sorts the whole queue.
+        sorts the whole queue. ``edition_kinds`` limits the claim to editions of those kinds (the web
+        app sends confirmation mails at once, leaving digests to the daemon).
         """
         now = now or now_utc()
         lease = now + timedelta(seconds=lease_seconds)
@@ -141,6 +147,10 @@ class DeliveryQueries:
             for where in kinds:
                 if len(claimed) >= limit:
                     break
+                if edition_kinds is not None:
+                    wanted = list(edition_kinds)
+                    of_kind = select(editions.c.id).where(editions.c.kind.in_(wanted))
+                    where = and_(where, deliveries.c.edition_id.in_(of_kind))
                 ids = (
                     select(deliveries.c.id)
                     .where(where)
@@ -274,7 +284,12 @@ class DeliveryQueries:
             return {status: int(n) for status, n in conn.execute(query)}
 
     def delivery_list(
-        self, *, edition_id: int | None = None, status: str | None = None, limit: int = 50
+        self,
+        *,
+        edition_id: int | None = None,
+        status: str | None = None,
+        subscriber_id: int | None = None,
+        limit: int = 50,
     ) -> list[tuple[Delivery, str]]:
         """Deliveries with their subscriber's address, newest first (for the operator)."""
         query = (
@@ -287,6 +302,8 @@ class DeliveryQueries:
             query = query.where(deliveries.c.edition_id == edition_id)
         if status is not None:
             query = query.where(deliveries.c.status == status)
+        if subscriber_id is not None:
+            query = query.where(deliveries.c.subscriber_id == subscriber_id)
         with self.engine.connect() as conn:
             return [(delivery_from_row(r), r["email"]) for r in conn.execute(query).mappings()]
 

@@ -70,6 +70,35 @@ def safe_max_article_id(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(articles.c.id), 0))).scalar_one())
 
 
+NOTICE_KINDS = ("confirm", "already")  # one-off mails to one reader, sent like any delivery
+
+
+def insert_notice(conn: Connection, kind: str, subscriber_id: int, now: datetime) -> int:
+    """Queue a one-off notice (a confirmation, an "already subscribed" note) for one reader.
+
+    It is an edition of its own kind with no articles and one delivery, so it is claimed,
+    sent, retried and recorded exactly like a digest. Returns the delivery's id.
+    """
+    key = conn.execute(
+        insert(editions).values(kind=kind, cut_at=now, article_ids="[]", subject="", variant=kind)
+    ).inserted_primary_key
+    assert key is not None
+    row = conn.execute(
+        insert(deliveries).values(
+            edition_id=int(key[0]),
+            subscriber_id=subscriber_id,
+            status="queued",
+            attempts=0,
+            message_id="",
+            last_error="",
+            created_at=now,
+            reply="",
+        )
+    ).inserted_primary_key
+    assert row is not None
+    return int(row[0])
+
+
 class EditionQueries:
     engine: Engine
 

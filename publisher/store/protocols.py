@@ -16,6 +16,7 @@ from .articles import UpsertResult
 from .deliveries import AttemptWriter
 from .editions import CursorMove, NewEdition
 from .feedstate import MediaInfo, PendingPing
+from .subscribers import SignUp
 
 
 class ArticleWriter(Protocol):
@@ -121,7 +122,12 @@ class QueueStore(Protocol):
     """What draining the deliveries queue needs: claims, leases, recipients, the record."""
 
     def claim_deliveries(
-        self, worker: str, limit: int, lease_seconds: float, now: datetime | None = None
+        self,
+        worker: str,
+        limit: int,
+        lease_seconds: float,
+        now: datetime | None = None,
+        edition_kinds: Sequence[str] | None = None,
     ) -> list[Delivery]: ...
 
     def renew_leases(self, worker: str, lease_seconds: float) -> int: ...
@@ -147,3 +153,27 @@ class BounceStore(Protocol):
     def apply_bounce(
         self, delivery: Delivery, reply: str, *, hard: bool, threshold: int
     ) -> tuple[bool, bool]: ...
+
+
+class SubscriberLookup(Protocol):
+    """Finding one subscriber."""
+
+    def subscriber(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def subscriber_by_email(self, email: str) -> Subscriber | None: ...
+
+
+class ReaderStore(SubscriberLookup, PreferenceStore, Protocol):
+    """What the readers' side needs: sign-up, confirmation, leaving, erasure."""
+
+    def sign_up(self, email: str, name: str, ip: str, prefs: dict[str, object]) -> SignUp: ...
+
+    def confirm_subscriber(self, subscriber_id: int) -> Subscriber | None: ...
+
+    def unsubscribe(self, subscriber_id: int, via: str) -> bool: ...
+
+    def sections_seen(self) -> list[str]: ...
+
+    def forget_key(self) -> bytes: ...
+
+    def unforget(self, address_hash: str) -> None: ...

@@ -11,7 +11,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -104,8 +106,18 @@ subscribers = Table(
     Column("confirmed_at", UTCDateTime, nullable=True),
     Column("unsubscribed_at", UTCDateTime, nullable=True),
     Column("updated_at", UTCDateTime, nullable=True),
+    # Consent: when and how they agreed (web | cli | import), and the IP of a web sign-up.
+    Column("consent_at", UTCDateTime, nullable=True),
+    Column("consent_method", String(20), nullable=False, default=""),
+    Column("consent_ip", String(64), nullable=False, default=""),
+    Column("paused_until", Date, nullable=True),  # no digest before this local date
+    Column("unsubscribed_via", String(20), nullable=False, default=""),  # web | mailto | cli
     Index("ix_subscribers_status_due", "status", "next_due_at"),
 )
+
+# Subscriber statuses: pending (signed up, not confirmed), active, unsubscribed (by the
+# reader), bounced (stopped after hard bounces), suppressed (stopped by the operator).
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "suppressed")
 
 editions = Table(
     "editions",
@@ -183,4 +195,33 @@ media = Table(
     Column("length", Integer, nullable=True),  # NULL: unknown (lookup failed)
     Column("mime", String(100), nullable=False, default=""),
     Column("checked_at", UTCDateTime, nullable=False),
+)
+
+forgotten = Table(
+    "forgotten",
+    metadata,
+    # Addresses erased on request (``subscribers forget``), as a keyed hash only, so an
+    # import cannot bring them back.
+    Column("address_hash", String(64), primary_key=True),
+    Column("forgotten_at", UTCDateTime, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    # Values the installation keeps for itself, such as the key of the forgotten-address hash.
+    Column("key", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    # The last run of each job (collect, feeds, send, inbox): for /healthz and status.
+    Column("job", String(50), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("last_ok_at", UTCDateTime, nullable=True),
 )

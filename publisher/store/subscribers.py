@@ -1,20 +1,28 @@
-"""Queries on subscribers: sign-up, digest preferences, and who is due."""
+"""Queries on subscribers: sign-up and consent, preferences, who is due, leaving and erasure.
+
+Every change of status is one transaction together with what must go with it: a sign-up
+queues its confirmation mail, a confirmation sets the digest cursor, an unsubscribe stops the
+mail still queued, a ``forget`` erases the person and keeps only a keyed hash.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, RowMapping
 
 from ..models import Subscriber
 from ..subscribers import PREFERENCES
 from .base import now_utc
-from .editions import safe_max_article_id
-from .schema import subscribers
+from .editions import insert_notice, safe_max_article_id
+from .schema import articles, deliveries, delivery_attempts, forgotten, meta, subscribers
 
 
 @functools.lru_cache(maxsize=4096)
@@ -29,9 +37,8 @@ def _sections(raw: str | None) -> tuple[str, ...] | None:
     return tuple(str(s) for s in loaded) if isinstance(loaded, list) else None
 
 
-def _subscriber_from_row(row: RowMapping) -> Subscriber:
+def subscriber_from_row(row: RowMapping) -> Subscriber:
     parsed = _sections(row["sections"])
-    sections = list(parsed) if parsed is not None else None
     return Subscriber(
         id=row["id"],
         email=row["email"],
@@ -43,9 +50,16 @@ def _subscriber_from_row(row: RowMapping) -> Subscriber:
         send_hour=row["send_hour"],
         frequency=row["frequency"],
         weekday=row["weekday"],
-        sections=sections,
+        sections=list(parsed) if parsed is not None else None,
         next_due_at=row["next_due_at"],
         bounce_count=row["bounce_count"],
+        consent_at=row["consent_at"],
+        consent_method=row["consent_method"],
+        consent_ip=row["consent_ip"],
+        confirmed_at=row["confirmed_at"],
+        unsubscribed_at=row["unsubscribed_at"],
+        unsubscribed_via=row["unsubscribed_via"],
+        paused_until=row["paused_until"],
     )
 
 
@@ -60,48 +74,194 @@ def _preference_values(prefs: dict[str, object]) -> dict[str, object]:
     return values
 
 
+def _by_email(address: str) -> Any:
+    return func.lower(subscribers.c.email) == address.strip().lower()
+
+
+@dataclass(frozen=True)
+class SignUp:
+    """What a web sign-up did. ``outcome``: new | pending | active | returning | refused;
+    ``notice``: the kind of mail queued for the address ("" when none)."""
+
+    subscriber: Subscriber | None
+    outcome: str
+    notice: str
+    delivery_id: int | None = None
+
+
+def _row(conn: Connection, subscriber_id: int) -> Subscriber:
+    row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).mappings()
+    return subscriber_from_row(row.one())
+
+
 class SubscriberQueries:
     engine: Engine
 
+    # -- adding -------------------------------------------------------------------------------
     def add_subscriber(
-        self, email: str, name: str = "", **prefs: object
+        self,
+        email: str,
+        name: str = "",
+        *,
+        method: str = "cli",
+        **prefs: object,
     ) -> tuple[Subscriber, bool]:
         """Add an active subscriber owed only articles collected from now on.
 
         Returns the subscriber and whether it was new; an existing address is returned as is.
-        ``prefs`` are digest preferences (see ``PREFERENCES``). next_due_at stays NULL: the
-        planner treats the subscriber as due at its next run and from then on follows their
-        schedule, so a first digest is not held back a whole week.
+        The operator vouches for consent (``method`` cli or import, recorded with the time).
+        next_due_at stays NULL: the planner treats the subscriber as due at its next run and
+        from then on follows their schedule, so a first digest is not held back a whole week.
         """
-        address = email.strip()
+        now = now_utc()
         with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    select(subscribers).where(func.lower(subscribers.c.email) == address.lower())
-                )
-                .mappings()
-                .first()
-            )
+            row = conn.execute(select(subscribers).where(_by_email(email))).mappings().first()
             if row is not None:
-                return _subscriber_from_row(row), False
-            new_id = conn.execute(
+                return subscriber_from_row(row), False
+            key = conn.execute(
                 insert(subscribers).values(
-                    email=address,
+                    email=email.strip(),
                     name=name,
                     status="active",
-                    created_at=now_utc(),
+                    created_at=now,
                     last_article_id=safe_max_article_id(conn),
+                    consent_at=now,
+                    consent_method=method,
+                    confirmed_at=now,
                     **_preference_values(prefs),
                 )
             ).inserted_primary_key
-            assert new_id is not None
-            row = (
-                conn.execute(select(subscribers).where(subscribers.c.id == new_id[0]))
-                .mappings()
-                .one()
-            )
-            return _subscriber_from_row(row), True
+            assert key is not None
+            return _row(conn, int(key[0])), True
 
+    def sign_up(self, email: str, name: str, ip: str, prefs: dict[str, object]) -> SignUp:
+        """A web sign-up: the address becomes (or stays) pending and a confirmation is queued.
+
+        An active subscriber is sent a short "you are already subscribed" note instead, and
+        an address the operator suppressed gets nothing; which of these happened is never
+        shown to the person who filled in the form. Returning readers (unsubscribed or
+        bounced before) go through confirmation again like anyone new.
+        """
+        now = now_utc()
+        values = _preference_values(prefs)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(subscribers).where(_by_email(email))).mappings().first()
+            if row is None:
+                key = conn.execute(
+                    insert(subscribers).values(
+                        email=email.strip(),
+                        name=name,
+                        status="pending",
+                        created_at=now,
+                        last_article_id=0,
+                        consent_ip=ip,
+                        consent_method="",
+                        **values,
+                    )
+                ).inserted_primary_key
+                assert key is not None
+                sid, outcome = int(key[0]), "new"
+            else:
+                sid, status = int(row["id"]), str(row["status"])
+                if status == "suppressed":
+                    return SignUp(subscriber_from_row(row), "refused", "")
+                if status == "active":
+                    delivery = insert_notice(conn, "already", sid, now)
+                    return SignUp(subscriber_from_row(row), "active", "already", delivery)
+                outcome = "pending" if status == "pending" else "returning"
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == sid)
+                    .values(
+                        status="pending",
+                        name=name or row["name"],
+                        consent_ip=ip,
+                        updated_at=now,
+                        **values,
+                    )
+                )
+            delivery = insert_notice(conn, "confirm", sid, now)
+            return SignUp(_row(conn, sid), outcome, "confirm", delivery)
+
+    def confirm_subscriber(self, subscriber_id: int) -> Subscriber | None:
+        """Make a pending subscriber active: consent recorded now, owed articles from now on.
+
+        Idempotent: an active subscriber is returned unchanged. Anyone else (unsubscribed
+        since, suppressed) is not activated by an old link: None.
+        """
+        now = now_utc()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(subscribers.c.status).where(subscribers.c.id == subscriber_id)
+            ).first()
+            if row is None or row.status not in ("pending", "active"):
+                return None
+            if row.status == "pending":
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == subscriber_id, subscribers.c.status == "pending")
+                    .values(
+                        status="active",
+                        last_article_id=safe_max_article_id(conn),
+                        next_due_at=None,
+                        confirmed_at=now,
+                        consent_at=now,
+                        consent_method="web",
+                        bounce_count=0,
+                        unsubscribed_at=None,
+                        unsubscribed_via="",
+                        updated_at=now,
+                    )
+                )
+            return _row(conn, subscriber_id)
+
+    def import_subscribers(
+        self, rows: Sequence[dict[str, Any]], replace: Sequence[tuple[int, dict[str, Any]]]
+    ) -> int:
+        """Insert new subscribers and overwrite existing ones (``--force``) in one transaction.
+
+        Each row holds email, name, status and preference columns; imported readers are owed
+        articles from now on. Returns how many rows were written.
+        """
+        now = now_utc()
+        with self.engine.begin() as conn:
+            cursor = safe_max_article_id(conn)
+            common = {"last_article_id": cursor, "consent_at": now, "consent_method": "import"}
+            if rows:
+                conn.execute(
+                    insert(subscribers),
+                    [
+                        {
+                            **_preference_values(dict(r.get("prefs", {}))),
+                            "email": r["email"],
+                            "name": r["name"],
+                            "status": r["status"],
+                            "created_at": now,
+                            "confirmed_at": now if r["status"] == "active" else None,
+                            **common,
+                        }
+                        for r in rows
+                    ],
+                )
+            for sid, r in replace:
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == sid)
+                    .values(
+                        **_preference_values(dict(r.get("prefs", {}))),
+                        name=r["name"],
+                        status=r["status"],
+                        next_due_at=None,
+                        bounce_count=0,
+                        unsubscribed_at=None,
+                        unsubscribed_via="",
+                        updated_at=now,
+                        **common,
+                    )
+                )
+        return len(rows) + len(replace)
+
+    # -- changing -----------------------------------------------------------------------------
     def set_preferences(
         self, subscriber_id: int, next_due_at: datetime | None, **prefs: object
     ) -> None:
@@ -118,12 +278,107 @@ class SubscriberQueries:
                 .values(**values, next_due_at=next_due_at, updated_at=now_utc())
             )
 
-    def active_subscribers(self) -> list[Subscriber]:
-        query = (
-            select(subscribers).where(subscribers.c.status == "active").order_by(subscribers.c.id)
-        )
+    def unsubscribe(self, subscriber_id: int, via: str) -> bool:
+        """Stop all mail to a subscriber at once; True if this call unsubscribed them.
+
+        Their deliveries still queued or waiting for a retry are marked ``suppressed`` in the
+        same transaction (a sender holding one right now skips it too: it checks the status).
+        """
+        now = now_utc()
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(subscribers)
+                .where(
+                    subscribers.c.id == subscriber_id,
+                    subscribers.c.status.in_(["pending", "active", "bounced"]),
+                )
+                .values(
+                    status="unsubscribed",
+                    unsubscribed_at=now,
+                    unsubscribed_via=via,
+                    next_due_at=None,
+                    updated_at=now,
+                )
+            ).rowcount
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.subscriber_id == subscriber_id,
+                    deliveries.c.status.in_(["queued", "retry"]),
+                )
+                .values(status="suppressed", reply="subscriber unsubscribed", last_error="")
+            )
+        return bool(changed)
+
+    def set_subscriber_status(self, subscriber_id: int, status: str) -> None:
+        """The operator's change of status (``remove`` suppresses); queued mail is stopped too."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id)
+                .values(status=status, updated_at=now_utc())
+            )
+            if status != "active":
+                conn.execute(
+                    update(deliveries)
+                    .where(
+                        deliveries.c.subscriber_id == subscriber_id,
+                        deliveries.c.status.in_(["queued", "retry"]),
+                    )
+                    .values(status="suppressed", reply=f"subscriber {status}", last_error="")
+                )
+
+    # -- erasing ------------------------------------------------------------------------------
+    def forget_key(self) -> bytes:
+        """The installation's key for hashing forgotten addresses (made once, kept in the
+        database so it survives secret-key rotation)."""
+        with self.engine.begin() as conn:
+            found = conn.execute(select(meta.c.value).where(meta.c.key == "forget_key")).scalar()
+            if found is None:
+                found = secrets.token_hex(32)
+                conn.execute(insert(meta).values(key="forget_key", value=found))
+        return bytes.fromhex(str(found))
+
+    def forget_subscriber(self, subscriber_id: int | None, address_hash: str) -> None:
+        """Erase a subscriber, their deliveries and attempts; remember only the hash."""
+        with self.engine.begin() as conn:
+            if subscriber_id is not None:
+                own = select(deliveries.c.id).where(deliveries.c.subscriber_id == subscriber_id)
+                conn.execute(
+                    delete(delivery_attempts).where(delivery_attempts.c.delivery_id.in_(own))
+                )
+                conn.execute(delete(deliveries).where(deliveries.c.subscriber_id == subscriber_id))
+                conn.execute(delete(subscribers).where(subscribers.c.id == subscriber_id))
+            exists = conn.execute(
+                select(forgotten.c.address_hash).where(forgotten.c.address_hash == address_hash)
+            ).first()
+            if exists is None:
+                conn.execute(
+                    insert(forgotten).values(address_hash=address_hash, forgotten_at=now_utc())
+                )
+
+    def forgotten_hashes(self, hashes: Iterable[str]) -> set[str]:
+        wanted = list(set(hashes))
+        if not wanted:
+            return set()
         with self.engine.connect() as conn:
-            return [_subscriber_from_row(r) for r in conn.execute(query).mappings()]
+            rows = conn.execute(
+                select(forgotten.c.address_hash).where(forgotten.c.address_hash.in_(wanted))
+            )
+            return {str(h) for (h,) in rows}
+
+    def unforget(self, address_hash: str) -> None:
+        """The person signed up again and confirmed: their own consent lifts the block."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(forgotten).where(forgotten.c.address_hash == address_hash))
+
+    # -- reading ------------------------------------------------------------------------------
+    def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
+        query = select(subscribers).order_by(subscribers.c.id)
+        if status is not None:
+            query = query.where(subscribers.c.status == status)
+        with self.engine.connect() as conn:
+            return [subscriber_from_row(r) for r in conn.execute(query).mappings()]
 
     def due_subscribers(self, now: datetime) -> list[Subscriber]:
         """Active subscribers whose next digest is due (or never scheduled yet)."""
@@ -134,17 +389,45 @@ class SubscriberQueries:
             .order_by(subscribers.c.id)
         )
         with self.engine.connect() as conn:
-            return [_subscriber_from_row(r) for r in conn.execute(query).mappings()]
+            return [subscriber_from_row(r) for r in conn.execute(query).mappings()]
 
-    def subscriber_by_email(self, email: str) -> Subscriber | None:
-        query = select(subscribers).where(func.lower(subscribers.c.email) == email.strip().lower())
+    def subscriber(self, subscriber_id: int) -> Subscriber | None:
+        query = select(subscribers).where(subscribers.c.id == subscriber_id)
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return _subscriber_from_row(row) if row else None
+        return subscriber_from_row(row) if row else None
+
+    def subscriber_by_email(self, email: str) -> Subscriber | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(subscribers).where(_by_email(email))).mappings().first()
+        return subscriber_from_row(row) if row else None
+
+    def subscribers_by_emails(self, emails: Iterable[str]) -> dict[str, Subscriber]:
+        """Subscribers by lower-cased address (an import's existing rows, in one query)."""
+        lowered = list({e.strip().lower() for e in emails})
+        found: dict[str, Subscriber] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(lowered), 5000):
+                chunk = lowered[start : start + 5000]
+                query = select(subscribers).where(func.lower(subscribers.c.email).in_(chunk))
+                for row in conn.execute(query).mappings():
+                    found[str(row["email"]).lower()] = subscriber_from_row(row)
+        return found
 
     def subscribers_by_ids(self, ids: Iterable[int]) -> dict[int, Subscriber]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(subscribers).where(subscribers.c.id.in_(list(ids)))
             ).mappings()
-            return {r["id"]: _subscriber_from_row(r) for r in rows}
+            return {r["id"]: subscriber_from_row(r) for r in rows}
+
+    def subscriber_counts(self) -> dict[str, int]:
+        query = select(subscribers.c.status, func.count()).group_by(subscribers.c.status)
+        with self.engine.connect() as conn:
+            return {str(s): int(n) for s, n in conn.execute(query)}
+
+    def sections_seen(self) -> list[str]:
+        """Every section an article has had, for the sign-up form's checkboxes."""
+        query = select(articles.c.section).where(articles.c.section != "").distinct()
+        with self.engine.connect() as conn:
+            return sorted({str(s) for (s,) in conn.execute(query)}, key=str.casefold)

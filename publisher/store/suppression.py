@@ -1,8 +1,9 @@
-"""Hard bounces and suppression: who must get no more mail, and bounces that arrive later.
+"""Hard bounces: who must get no more mail, and bounces that arrive later.
 
-A subscriber whose address bounced hard ``threshold`` times is suppressed: planning skips
-them (only active subscribers are planned) and the sender marks any queued delivery to them
-``suppressed`` instead of sending it. ``reactivate_subscriber`` is the operator's way back.
+A subscriber whose address bounced hard ``threshold`` times becomes ``bounced``: planning
+skips them (only active subscribers are planned) and the sender marks any queued delivery to
+them ``suppressed`` instead of sending it. ``reactivate_subscriber`` is the operator's way
+back, for them and for subscribers the operator suppressed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from .schema import deliveries, delivery_attempts, subscribers
 
 
 def count_bounce(conn: Connection, subscriber_id: int, threshold: int) -> bool:
-    """Add one hard bounce; suppress at ``threshold``. True when this bounce suppressed them."""
+    """Add one hard bounce; stop mail at ``threshold``. True when this bounce stopped it."""
     conn.execute(
         update(subscribers)
         .where(subscribers.c.id == subscriber_id)
@@ -29,16 +30,20 @@ def count_bounce(conn: Connection, subscriber_id: int, threshold: int) -> bool:
             subscribers.c.status == "active",
             subscribers.c.bounce_count >= threshold,
         )
-        .values(status="suppressed")
+        .values(status="bounced")
     ).rowcount
     return bool(suppressed)
+
+
+REACTIVATABLE = ("active", "bounced", "suppressed")  # the operator's stops, not the reader's
 
 
 class SuppressionQueries:
     engine: Engine
 
     def reactivate_subscriber(self, email: str) -> tuple[str, str] | None:
-        """Make a suppressed subscriber active again with a clean bounce count.
+        """Make a bounced or suppressed subscriber active again with a clean bounce count.
+        A reader who unsubscribed (or never confirmed) is not brought back this way.
 
         Returns (address, previous status), or None when no subscriber has that address.
         """
@@ -52,7 +57,7 @@ class SuppressionQueries:
                 return None
             conn.execute(
                 update(subscribers)
-                .where(subscribers.c.id == row.id)
+                .where(subscribers.c.id == row.id, subscribers.c.status.in_(REACTIVATABLE))
                 .values(status="active", bounce_count=0, updated_at=now_utc())
             )
             return str(row.email), str(row.status)

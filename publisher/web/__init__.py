@@ -1,0 +1,1 @@
+"""The readers web app served by `publisher serve`: pages, feeds and archive files, health."""
