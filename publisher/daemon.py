@@ -1,11 +1,14 @@
 """APScheduler 3.x wiring, nothing else: the database is the truth, the scheduler a clock.
 
-Two interval jobs, both run once at start (a daemon that was down catches up at once):
+Interval jobs, each run once at start (a daemon that was down catches up at once):
 - collect every ``scheduler.collect_every_minutes``, then rebuild the feeds;
 - every ``scheduler.plan_every_minutes``, plan the digests of subscribers who are due now
   (each at their own local hour, zone and frequency; see ``schedule.py``) and send what is
-  queued, retries whose backoff has passed included. Who is due is decided from ``next_due_at`` in the database, so missed ticks,
-  restarts and downtime never skip or repeat a digest.
+  queued, retries whose backoff has passed included. Who is due is decided from
+  ``next_due_at`` in the database, so missed ticks, restarts and downtime never skip or
+  repeat a digest;
+- when a ``[bounces]`` mailbox is configured, every ``scheduler.inbox_every_minutes`` read it:
+  bounces are applied and ``mailto:`` unsubscribes honoured.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from .config import Settings
-from .jobs import run_collect, run_digest, run_feeds
+from .jobs import run_collect, run_digest, run_feeds, run_inbox
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -80,6 +83,25 @@ def build_scheduler(
         coalesce=True,
         max_instances=1,
     )
+    bounces = settings.bounces
+    if bounces.maildir is not None or bounces.imap_host:
+
+        def inbox() -> None:
+            report = run_inbox(settings, store)
+            if report.read:
+                log.info(
+                    "inbox: %d read, %d bounced, %d unsubscribed by mail",
+                    report.read, report.bounced, len(report.handled),
+                )  # fmt: skip
+
+        scheduler.add_job(
+            _guarded("inbox", inbox),
+            IntervalTrigger(minutes=settings.scheduler.inbox_every_minutes),
+            id="inbox",
+            next_run_time=now + timedelta(seconds=2),
+            coalesce=True,
+            max_instances=1,
+        )
     return scheduler
 
 

@@ -75,15 +75,19 @@ def smtp_server() -> Iterator[tuple[Controller, SmtpSink]]:
 
 
 def write_config(root: Path, extra: str = "", **site: str) -> Path:
-    """A config.toml in ``root`` like the sample one, with paths inside ``root``."""
-    site_lines = "\n".join(f'{k} = "{v}"' for k, v in site.items())
+    """A config.toml in ``root`` like the sample one, with paths inside ``root``; ``site``
+    overrides or adds [site] keys."""
+    values = {
+        "name": "The Daily Dispatch",
+        "url": "https://news.example.com",
+        "timezone": "Asia/Karachi",
+        "secret_key": "test-secret-0123456789abcdef",
+        "postal_address": "The Daily Dispatch, 1 Press Lane, Karachi 74000, Pakistan",
+        **site,
+    }
+    site_lines = "\n".join(f'{k} = "{v}"' for k, v in values.items())
     text = f"""
 [site]
-name = "The Daily Dispatch"
-url = "https://news.example.com"
-timezone = "Asia/Karachi"
-secret_key = "test-secret-0123456789abcdef"
-postal_address = "The Daily Dispatch, 1 Press Lane, Karachi 74000, Pakistan"
 {site_lines}
 
 [database]

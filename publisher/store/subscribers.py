@@ -74,6 +74,12 @@ def _preference_values(prefs: dict[str, object]) -> dict[str, object]:
     return values
 
 
+EVERY_PREFERENCE: dict[str, object] = {
+    "timezone": None, "send_hour": None, "frequency": "daily", "weekday": None,
+    "sections": None, "paused_until": None,
+}  # fmt: skip
+
+
 def _by_email(address: str) -> Any:
     return func.lower(subscribers.c.email) == address.strip().lower()
 
@@ -232,6 +238,7 @@ class SubscriberQueries:
                     insert(subscribers),
                     [
                         {
+                            **EVERY_PREFERENCE,  # one executemany needs the same keys in each row
                             **_preference_values(dict(r.get("prefs", {}))),
                             "email": r["email"],
                             "name": r["name"],

@@ -72,10 +72,10 @@ class ReaderApp:
         )
 
     # -- helpers ------------------------------------------------------------------------------
-    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
         """A rendered page; sets the CSRF cookie when the page has a form that needs one."""
         token, fresh = csrf_token(request)
-        response = HTMLResponse(self.pages.render(name, csrf=token, **context), status)
+        response = HTMLResponse(self.pages.render(template, csrf=token, **context), status)
         if fresh:
             response.set_cookie(
                 CSRF_COOKIE, token, max_age=7 * 86400, path=self.base or "/",

@@ -49,8 +49,8 @@ class Pages:
             "problems": {},
         }
 
-    def render(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(**{**self.common, **context})
+    def render(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**{**self.common, **context})
 
     @cached_property
     def stylesheet(self) -> str:
