@@ -72,7 +72,9 @@ class ReaderApp:
         )
 
     # -- helpers ------------------------------------------------------------------------------
-    def page(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(
+        self, request: Request, template: str, status: int = 200, **context: Any
+    ) -> HTMLResponse:
         """A rendered page; sets the CSRF cookie when the page has a form that needs one."""
         token, fresh = csrf_token(request)
         response = HTMLResponse(self.pages.render(template, csrf=token, **context), status)
