@@ -10,7 +10,7 @@ import click
 from ..config import Settings
 from ..digest.preview import build_preview, sample_message
 from ..errors import PublisherError
-from ..jobs import run_digest, run_plan
+from ..jobs import check_sending, run_digest, run_plan
 from ..mail.dkim import dns_record, txt_strings
 from ..mail.transports import make_transport
 from ..store import Store
@@ -133,6 +133,7 @@ def digest_test_send(settings: Settings, store: Store, to: str, day: str | None)
     Example:
       publisher digest test-send --to editor@example.com
     """
+    check_sending(settings)  # a test send over SMTP reaches a real inbox: same rules
     message = sample_message(settings, store, validate_email(to), _date(day))
     transport = make_transport(settings)
     try:
