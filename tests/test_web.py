@@ -228,7 +228,13 @@ def test_the_answer_is_the_same_whoever_signs_up(site: Site) -> None:
         if "already" in str(m["Subject"]).lower()
     ]
     assert "/preferences/" in note.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert site.reader("gone@example.com").status == "pending"  # confirms again like anyone new
+    assert site.reader("gone@example.com").status == "unsubscribed"  # until they confirm
+    [again] = [
+        m for m in mails_to(site.sink, "gone@example.com") if "Confirm" in str(m["Subject"])
+    ][-1:]
+    url = path_of(link_in(again, "confirm"))
+    site.web.post(url, data={"csrf": csrf(site.web.get(url).text)})
+    assert site.reader("gone@example.com").status == "active"
 
 
 def test_sign_ups_are_rate_limited(project: Path, smtp_server: tuple[Controller, SmtpSink]) -> None:

@@ -17,10 +17,12 @@ from ..mail.dkim import Signer, make_signer
 from ..mail.mime import OutgoingMessage, check_recipient, message_id, simple_message
 from ..models import Edition, Subscriber
 from ..store.editions import NOTICE_KINDS
+from ..store.subscribers import CONFIRMABLE
 from .links import link
 
-# Who may still receive each kind: a confirmation only while pending, and so on.
-AUDIENCE = {"confirm": "pending", "already": "active"}
+# Who may still receive each kind: a confirmation only while not yet (or no longer) active,
+# a digest and the "already subscribed" note only while active.
+AUDIENCE = {"confirm": CONFIRMABLE, "already": ("active",)}
 
 
 class EditionBuilder(Protocol):
@@ -90,8 +92,8 @@ class MailBuilder:
         self.notices = NoticeComposer(settings, renderer, make_signer(settings))
 
     def refuse(self, edition: Edition, subscriber: Subscriber) -> str:
-        wanted = AUDIENCE.get(edition.kind, "active")
-        return "" if subscriber.status == wanted else f"subscriber is {subscriber.status}"
+        wanted = AUDIENCE.get(edition.kind, ("active",))
+        return "" if subscriber.status in wanted else f"subscriber is {subscriber.status}"
 
     def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
         if edition.kind in NOTICE_KINDS:

@@ -23,7 +23,7 @@ from .links import reader_for
 log = logging.getLogger(__name__)
 
 
-def sign_up(settings: Settings, store: ReaderStore, form: SignUpForm, ip: str) -> SignUp:
+def sign_up(store: ReaderStore, form: SignUpForm, ip: str) -> SignUp:
     """Record a web sign-up (pending) and queue the mail that goes with it."""
     done = store.sign_up(form.email, form.name, ip, form.prefs)
     log.info("sign-up: %s (%s)", done.outcome, done.notice or "no mail")

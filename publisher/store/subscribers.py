@@ -74,6 +74,7 @@ def _preference_values(prefs: dict[str, object]) -> dict[str, object]:
     return values
 
 
+CONFIRMABLE = ("pending", "unsubscribed", "bounced")  # who a confirmation link activates
 EVERY_PREFERENCE: dict[str, object] = {
     "timezone": None, "send_hour": None, "frequency": "daily", "weekday": None,
     "sections": None, "paused_until": None,
@@ -146,7 +147,8 @@ class SubscriberQueries:
         An active subscriber is sent a short "you are already subscribed" note instead, and
         an address the operator suppressed gets nothing; which of these happened is never
         shown to the person who filled in the form. Returning readers (unsubscribed or
-        bounced before) go through confirmation again like anyone new.
+        bounced before) are sent a confirmation too, but keep their status until they
+        confirm: a stranger typing their address changes nothing about them.
         """
         now = now_utc()
         values = _preference_values(prefs)
@@ -175,37 +177,33 @@ class SubscriberQueries:
                     delivery = insert_notice(conn, "already", sid, now)
                     return SignUp(subscriber_from_row(row), "active", "already", delivery)
                 outcome = "pending" if status == "pending" else "returning"
-                conn.execute(
-                    update(subscribers)
-                    .where(subscribers.c.id == sid)
-                    .values(
-                        status="pending",
-                        name=name or row["name"],
-                        consent_ip=ip,
-                        updated_at=now,
-                        **values,
+                if status == "pending":  # a second try before confirming: their latest choices
+                    conn.execute(
+                        update(subscribers)
+                        .where(subscribers.c.id == sid)
+                        .values(name=name or row["name"], consent_ip=ip, updated_at=now, **values)
                     )
-                )
             delivery = insert_notice(conn, "confirm", sid, now)
             return SignUp(_row(conn, sid), outcome, "confirm", delivery)
 
     def confirm_subscriber(self, subscriber_id: int) -> Subscriber | None:
-        """Make a pending subscriber active: consent recorded now, owed articles from now on.
+        """Make a pending (or returning) subscriber active: consent recorded now, owed
+        articles from now on.
 
-        Idempotent: an active subscriber is returned unchanged. Anyone else (unsubscribed
-        since, suppressed) is not activated by an old link: None.
+        Idempotent: an active subscriber is returned unchanged. One the operator suppressed
+        is not activated by a link: None.
         """
         now = now_utc()
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(subscribers.c.status).where(subscribers.c.id == subscriber_id)
             ).first()
-            if row is None or row.status not in ("pending", "active"):
+            if row is None or row.status not in (*CONFIRMABLE, "active"):
                 return None
-            if row.status == "pending":
+            if row.status != "active":
                 conn.execute(
                     update(subscribers)
-                    .where(subscribers.c.id == subscriber_id, subscribers.c.status == "pending")
+                    .where(subscribers.c.id == subscriber_id, subscribers.c.status == row.status)
                     .values(
                         status="active",
                         last_article_id=safe_max_article_id(conn),

@@ -180,7 +180,7 @@ class ReaderApp:
         """After the answer: record the sign-up and send its mail right away (any failure is
         logged; the mail stays queued and the daemon sends it)."""
         try:
-            done = sign_up(self.settings, self.store, signup, ip)
+            done = sign_up(self.store, signup, ip)
             if done.notice:
                 run_send(self.settings, self.store, kinds=NOTICE_KINDS)
         except Exception:
@@ -309,7 +309,7 @@ class ReaderApp:
         return self.page(
             request, "preferences.html", status,
             action=f"{self.base}/preferences/{token}",
-            unsubscribe_action=link(self.settings, "unsubscribe", reader).replace(self.settings.site.url, self.base, 1),
+            unsubscribe_action=urlsplit(link(self.settings, "unsubscribe", reader)).path,
             email=reader.email, sections=sections, chosen=chosen, frequency=reader.frequency,
             weekday=reader.weekday if reader.weekday is not None else self.settings.digest.weekday,
             send_hour=reader.send_hour, timezone=reader.timezone or self.settings.site.timezone,
