@@ -65,9 +65,13 @@ def setup(folder: Path, subscriber_count: int) -> tuple[Settings, Store]:
                 "name": "The Daily Dispatch",
                 "url": "https://news.example.com",
                 "timezone": "Asia/Karachi",
-                "secret_key": "bench",
+                "secret_key": "bench-secret-0123456789",
+                "postal_address": "The Daily Dispatch, 1 Press Lane, Karachi",
             },
             "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
+            "sources": [
+                {"kind": "files", "name": "bench", "path": "."}
+            ],  # articles stored directly
             "digest": {"from_address": "digest@news.example.com", "archive_dir": "archive"},
         },
         folder,

@@ -142,6 +142,12 @@ def make_message(edition_id: int, subscriber_id: int, email: str) -> OutgoingMes
 # -- the measurements -------------------------------------------------------------------------
 def settings_for(port: int, connections: int, db: Path):  # type: ignore[no-untyped-def]
     data = {
+        "site": {
+            "url": "https://news.example.com",
+            "secret_key": "bench-secret-0123456789",
+            "postal_address": "The Daily Dispatch, 1 Press Lane, Karachi",
+        },
+        "sources": [{"kind": "files", "name": "bench", "path": "."}],  # nothing collected
         "database": {"url": f"sqlite:///{db}"},
         "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 30},
         "delivery": {"connections": connections, "batch_size": 200},

@@ -84,7 +84,7 @@ def collect(sources: list[Source], store: ArticleWriter, domain: str) -> Collect
                 continue
             setattr(report, result, getattr(report, result) + 1)
             if result != "unchanged":
-                log.info("%s %s: %s", result, article.key, article.title)
+                log.debug("%s %s: %s", result, article.key, article.title)
         batch.clear()
 
     for source in sources:

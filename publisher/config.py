@@ -22,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    Strict,
     TypeAdapter,
     ValidationError,
     model_validator,
@@ -97,22 +98,27 @@ ZoneName = Annotated[str, AfterValidator(check_zone)]
 Mailbox = Annotated[str, AfterValidator(_mailbox)]
 
 
+# Paths come from TOML as text; every other value must have its own TOML type (strict):
+# `port = "587"` or `per_section = "yes"` is an error that names the key, not a guess.
+ConfigPath = Annotated[Path, Strict(False)]
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class SiteConfig(_Section):
     """Who publishes: names, URLs and the newsroom's time zone."""
 
     name: str = "Publisher"
-    url: HttpUrlText = "http://localhost:8000"
+    url: HttpUrlText  # required: every link in feeds and mail starts here
     description: str = ""
     language: str = "en"
     timezone: ZoneName = "UTC"
     # Signs the links in emails. Several keys, newest first and comma-separated, rotate:
     # the newest signs, every one verifies. Better set by PUBLISHER_SECRET_KEY or a file.
     secret_key: str = DEFAULT_SECRET
-    secret_key_file: Path | None = None  # one key per line, newest first
+    secret_key_file: ConfigPath | None = None  # one key per line, newest first
     # The sender's postal address, shown in every digest and confirmation footer (the law
     # in most places requires one in bulk mail); required before sending over SMTP.
     postal_address: str = ""
@@ -137,7 +143,7 @@ class FilesSource(_Section):
 
     kind: Literal["files"]
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    path: Path
+    path: ConfigPath
     enabled: bool = True
 
 
@@ -147,7 +153,7 @@ SourceConfig = Annotated[FilesSource, Field(discriminator="kind")]
 class FeedsConfig(_Section):
     """Which feeds are written, where, and what they link to."""
 
-    dir: Path = Path("feeds")
+    dir: ConfigPath = Path("feeds")
     limit: int = Field(default=50, ge=1, le=10_000)
     title: str = ""
     per_section: bool = True
@@ -157,7 +163,7 @@ class FeedsConfig(_Section):
     hubs: list[HttpUrlText] = Field(default_factory=list)
     hub_timeout: float = Field(default=10.0, gt=0)
     author_emails: dict[str, Mailbox] = Field(default_factory=dict)
-    media_dir: Path | None = None
+    media_dir: ConfigPath | None = None
     fetch_media: bool = True
     media_timeout: float = Field(default=5.0, gt=0)
 
@@ -170,13 +176,13 @@ class DigestConfig(_Section):
     from_name: str = ""
     reply_to: Mailbox = ""
     subject: str = "{site} digest, {date}: {headline}"
-    outbox: Path = Path("outbox")
-    templates_dir: Path | None = None
+    outbox: ConfigPath = Path("outbox")
+    templates_dir: ConfigPath | None = None
     max_articles: int = Field(default=100, ge=1)
     weekday: int = Field(default=0, ge=0, le=6)
     when_empty: Literal["skip", "note"] = "skip"
     unsubscribe_mailbox: Mailbox = ""
-    archive_dir: Path = Path("archive")
+    archive_dir: ConfigPath = Path("archive")
     archive_url: HttpUrlText = ""
 
     @property
@@ -195,7 +201,7 @@ class DkimConfig(_Section):
 
     selector: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     domain: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
-    key_path: Path
+    key_path: ConfigPath
 
 
 class SmtpConfig(_Section):
@@ -207,7 +213,7 @@ class SmtpConfig(_Section):
     username: str = ""
     password: str = ""
     timeout: float = Field(default=30.0, gt=0)
-    ca_file: Path | None = None
+    ca_file: ConfigPath | None = None
     max_messages_per_connection: int = Field(default=100, ge=0)
 
 
@@ -234,7 +240,7 @@ class DeliveryConfig(_Section):
 class BouncesConfig(_Section):
     """Where delivery-status notifications (bounces) arrive: a local maildir and/or IMAP."""
 
-    maildir: Path | None = None
+    maildir: ConfigPath | None = None
     imap_host: str = ""
     imap_port: int = Field(default=993, ge=1, le=65535)
     imap_security: Literal["tls", "starttls", "none"] = "tls"
@@ -276,9 +282,9 @@ class WebConfig(_Section):
 class Settings(_Section):
     """The whole configuration, validated."""
 
-    site: SiteConfig = SiteConfig()
+    site: SiteConfig
     database: DatabaseConfig = DatabaseConfig()
-    sources: list[SourceConfig] = Field(default_factory=list)
+    sources: list[SourceConfig] = Field(min_length=1)
     feeds: FeedsConfig = FeedsConfig()
     digest: DigestConfig = DigestConfig()
     smtp: SmtpConfig | None = None
@@ -375,6 +381,36 @@ def _model_at(loc: list[str]) -> type[BaseModel] | None:
     return model
 
 
+BOUNDS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+TYPES = {
+    "int_type": "a whole number without quotes, such as 587",
+    "bool_type": "true or false, without quotes",
+    "float_type": "a number without quotes, such as 2.5",
+    "string_type": "text in quotes",
+    "list_type": 'a list, such as ["a", "b"]',
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
+def _range(loc: list[str], error: Mapping[str, Any]) -> str:
+    """The whole range a number must be in, from the field's own bounds: "from 1 to 65535"."""
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(loc[-1]) if parent else None
+    low = high = None
+    for rule in field.metadata if field else []:
+        low = getattr(rule, "ge", None) if getattr(rule, "ge", None) is not None else low
+        low = f"above {rule.gt}" if getattr(rule, "gt", None) is not None else low
+        high = getattr(rule, "le", None) if getattr(rule, "le", None) is not None else high
+    if low is None and high is None:
+        return str(error["msg"]).lower()
+    if isinstance(low, str):
+        return f"{low}" + (f" and at most {high}" if high is not None else "")
+    if low is not None and high is not None:
+        return f"from {low} to {high}"
+    return f"of at least {low}" if low is not None else f"of at most {high}"
+
+
 def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
     """Turn one pydantic error into (dotted key, fix) in the words of the config file."""
     loc = [str(p) for p in error["loc"]]
@@ -388,8 +424,22 @@ def _describe(error: Mapping[str, Any]) -> tuple[str, str]:
         extra = f"; known keys here: {', '.join(known)}" if known else ""
         return key, f"remove `{shown[-1]}` or correct its spelling{extra}"
     if kind == "missing":
+        if len(shown) == 1 and shown[0] in ("site", "sources"):
+            example = (
+                '[site]\nurl = "https://news.example.com"'
+                if shown[0] == "site"
+                else ('[[sources]]\nkind = "files"\nname = "newsroom"\npath = "content"')
+            )
+            indented = example.replace("\n", "\n      ")
+            return key, f"add it to the file, for example:\n      {indented}"
         table = key.rsplit(".", 1)[0] if "." in key else "top level"
         return key, f"add `{shown[-1]} = ...` to [{table}]"
+    if kind == "too_short" and shown == ["sources"]:
+        return key, 'add at least one [[sources]] table (kind = "files", name, path)'
+    if kind in BOUNDS:
+        return key, f"give `{shown[-1]}` a value {_range(loc, error)}"
+    if kind in TYPES:
+        return key, f"give `{shown[-1]}` {TYPES[kind]}"
     if kind == "union_tag_invalid":
         return key, f"set `kind` to one of: {', '.join(sorted(SOURCE_KINDS))}"
     if kind == "value_error":
@@ -414,17 +464,43 @@ def parse_settings(
         raise ConfigError(f"{source}: `base_dir` is not a setting", "remove it")
     _apply_env(data, os.environ if environ is None else environ)
     try:
-        return Settings(**data, base_dir=base_dir)
+        settings = Settings(**data, base_dir=base_dir)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             key, fix = _describe(err)
             msg = str(err["msg"]).removeprefix("Value error, ")
             lines.append(f"  {key}: {msg}" + (f"\n    fix: {fix}" if fix else ""))
-        raise ConfigError(
-            f"{source}: {len(lines)} problem(s) in the configuration:\n" + "\n".join(lines),
-            "edit the file and run the command again; every key is documented in README.md",
-        ) from exc
+        raise _problems(source, lines) from exc
+    missing = _missing_folders(settings)
+    if missing:
+        raise _problems(source, missing)
+    return settings
+
+
+def _problems(source: str, lines: list[str]) -> ConfigError:
+    return ConfigError(
+        f"{source}: {len(lines)} problem(s) in the configuration:\n" + "\n".join(lines),
+        "edit the file and run the command again; every key is documented in README.md",
+    )
+
+
+def _missing_folders(settings: Settings) -> list[str]:
+    """Folders the config names that must already exist: a typo there would otherwise run
+    happily on nothing (an empty source, a bounce box nobody delivers to)."""
+    wanted = [
+        (f"sources[{i}].path", s.path)
+        for i, s in enumerate(settings.sources)
+        if s.enabled and isinstance(s, FilesSource)
+    ]
+    if settings.bounces.maildir is not None:
+        wanted.append(("bounces.maildir", settings.bounces.maildir))
+    return [
+        f"  {key}: the folder {settings.path(path)} does not exist"
+        f"\n    fix: create it, or correct `{key.rsplit('.', 1)[1]}`"
+        for key, path in wanted
+        if not settings.path(path).is_dir()
+    ]
 
 
 def load_settings(

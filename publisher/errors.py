@@ -11,6 +11,8 @@ from __future__ import annotations
 class PublisherError(Exception):
     """Base class: a message for what went wrong and a hint for what to do."""
 
+    exit_code = 1  # what the command line exits with (see DeliveryIncomplete)
+
     def __init__(self, message: str, hint: str = "") -> None:
         super().__init__(message)
         self.message = message
@@ -53,3 +55,10 @@ class DeliveryError(PublisherError):
     def __init__(self, message: str, hint: str = "", *, permanent: bool = False) -> None:
         super().__init__(message, hint)
         self.permanent = permanent
+
+
+class DeliveryIncomplete(DeliveryError):
+    """A run ended with mail it could not deliver now (the server unreachable, or replies
+    asking to try later): nothing is lost, it stays queued; the command exits 3."""
+
+    exit_code = 3

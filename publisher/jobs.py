@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -48,35 +49,50 @@ def open_store(settings: Settings) -> Store:
     return Store(settings.database_url)
 
 
+# The job running in this thread (or task): logs name it on every line.
+current_job: ContextVar[str] = ContextVar("current_job", default="")
+
+
 @contextmanager
 def recorded(store: Store, job: str) -> Iterator[list[str]]:
-    """Record one run of ``job`` (when, whether it worked, a summary) for health and status.
+    """Run ``job``: name it in every log line, then record and log how it went.
 
-    The caller appends its one-line summary to the yielded list; an exception is recorded as
-    a failure with its message and then raised on, unchanged.
+    The caller appends its one-line summary to the yielded list; the run is recorded (for
+    ``status`` and ``/healthz``) and logged as ``<job>: <summary> in <s> s``. An exception is
+    recorded and logged as a failure with its message, then raised on, unchanged.
     """
     summary: list[str] = []
+    token = current_job.set(job)
     started, clock = datetime.now(UTC), time.monotonic()
     try:
         yield summary
     except BaseException as exc:
-        store.record_job(job, started, datetime.now(UTC), False, f"failed: {exc}".splitlines()[0])
+        why = f"failed: {exc}".splitlines()[0]
+        store.record_job(job, started, datetime.now(UTC), False, why)
+        log.error("%s after %.1f s", why, time.monotonic() - clock)
         raise
-    took = time.monotonic() - clock
-    store.record_job(job, started, datetime.now(UTC), True, f"{'; '.join(summary)} in {took:.1f} s")
+    finally:
+        current_job.reset(token)
+    line = f"{'; '.join(summary)} in {time.monotonic() - clock:.1f} s"
+    store.record_job(job, started, datetime.now(UTC), True, line)
+    token = current_job.set(job)
+    log.info("%s", line)
+    current_job.reset(token)
 
 
 def run_collect(settings: Settings, store: Store) -> CollectReport:
     with recorded(store, "collect") as summary:
         report = collect(build_sources(settings), store, settings.site.domain)
-        summary.append(f"{report.added} new, {report.updated} updated, {len(report.errors)} failed")
+        summary.append(
+            f"{report.added:,} new, {report.updated:,} updated, {len(report.errors):,} failed"
+        )
     return report
 
 
 def run_feeds(settings: Settings, store: Store) -> FeedReport:
     with recorded(store, "feeds") as summary:
         report = write_feeds(settings, store)
-        summary.append(f"{len(report.written)} written")
+        summary.append(f"{len(report.written):,} written, {report.unchanged:,} unchanged")
     return report
 
 
@@ -86,10 +102,10 @@ def run_plan(
     """Queue every due subscriber's digest, then archive the editions just queued."""
     if dry_run:
         return plan_editions(settings, store, now or datetime.now(UTC), dry_run=True)
-    with recorded(store, "plan") as summary:
+    with recorded(store, "digest") as summary:
         planned = plan_editions(settings, store, now or datetime.now(UTC))
         queued = sum(len(p.subscriber_ids) for p in planned)
-        summary.append(f"{len(planned)} editions, {queued} deliveries queued")
+        summary.append(f"{len(planned):,} editions, {queued:,} deliveries queued")
     created = [p.edition for p in planned if p.edition is not None]
     if created:
         run_archive(settings, store, created)
@@ -193,7 +209,7 @@ def run_send(
         report = send_pending(
             settings.delivery, store, choice, builder, stop=stop, progress=progress, kinds=kinds
         )
-        summary.append(f"{report.sent} sent, {report.retry} retry, {report.failed} failed")
+        summary.append(f"{report.sent:,} sent, {report.retry:,} retry, {report.failed:,} failed")
     return report, choice.description
 
 

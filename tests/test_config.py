@@ -25,8 +25,13 @@ def test_sample_config_is_valid() -> None:
     [
         ('dir = "feeds"', 'dir = "feeds"\nlimt = 5', "feeds.limt", "remove `limt`"),
         ("[digest]", '[smtp]\nport = "twenty-five"\n[digest]', "smtp.host", "add `host = ...`"),
-        ("[digest]", '[smtp]\nhost = "h"\nport = "x"\n[digest]', "smtp.port", "right type"),
-        ('dir = "feeds"', 'dir = "feeds"\nlimit = 0', "feeds.limit", "greater than or equal to 1"),
+        ("[digest]", '[smtp]\nhost = "h"\nport = "x"\n[digest]', "smtp.port", "whole number"),
+        ("[digest]", '[smtp]\nhost = "h"\nport = "587"\n[digest]', "smtp.port", "without quotes"),
+        ("[digest]", '[smtp]\nhost = "h"\nport = 70000\n[digest]', "smtp.port", "from 1 to 65535"),
+        ("fetch_media = false", 'fetch_media = "yes"', "feeds.fetch_media", "true or false"),
+        ('dir = "feeds"', 'dir = "feeds"\nlimit = 0', "feeds.limit", "from 1 to 10000"),
+        ('url = "https://news.example.com"', "", "site.url", "add `url = ...` to [site]"),
+        ('path = "content"', 'path = "no-such-folder"', "sources[0].path", "does not exist"),
     ],
 )
 def test_bad_config_names_key_and_exits_1(

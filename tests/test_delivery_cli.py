@@ -153,7 +153,7 @@ def test_an_unreachable_server_stops_the_run_without_losing_mail(project: Path) 
         run_collect(settings, store)
         plan_editions(settings, store)
     result = cli("send", "--config", str(config))
-    assert result.exit_code == 1
+    assert result.exit_code == 3  # delivery incomplete: the mail waits, nothing is lost
     assert "tries in a row" in result.output and "hint:" in result.output
     with open_store(settings) as store:
         counts = store.delivery_counts()
@@ -238,3 +238,16 @@ def test_a_sender_that_cannot_renew_its_leases_stops_instead_of_sending_on(
     assert "claimed" not in counts  # what was not sent went back to the queue
     assert counts["sent"] == len(handler.arrivals) < 60
     assert counts["queued"] == 60 - counts["sent"]
+
+
+def test_a_run_that_could_not_deliver_exits_3(project: Path) -> None:
+    """One message and the server down: no three failed connects in a row, just a retry;
+    the run still says it is not done (exit 3), where it used to exit 0."""
+    from .conftest import free_port
+
+    config = write_config(project, extra=smtp_extra(free_port()))
+    cli("subscribers", "add", "ann@example.com", "--config", str(config))
+    result = cli("run", "--once", "--config", str(config))
+    assert result.exit_code == 3, result.output
+    assert "0 sent, 1 to retry" in result.output and "wait for a retry" in result.output
+    assert cli("deliveries", "--config", str(config)).output.count("retry") >= 1

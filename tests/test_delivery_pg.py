@@ -26,7 +26,16 @@ from .smtp_faults import (
 COUNT = 600
 
 
-NOTES = parse_settings({"digest": {"when_empty": "note"}}, Path("."), "test", environ={})
+NOTES = parse_settings(
+    {
+        "site": {"url": "https://news.example.com"},
+        "sources": [{"kind": "files", "name": "none", "path": "."}],
+        "digest": {"when_empty": "note"},
+    },
+    Path("."),
+    "test",
+    environ={},
+)
 
 
 def queue(store: Store, count: int) -> None:

@@ -177,6 +177,7 @@ def simulate(initial: list[dict[str, object]], steps: list[dict[str, object]]) -
         settings = parse_settings(
             {
                 "site": {"timezone": "Europe/Paris", "url": "https://news.example.com"},
+                "sources": [{"kind": "files", "name": "none", "path": "."}],
                 "database": {"url": f"sqlite:///{folder / 'db.sqlite'}"},
                 "digest": {"max_articles": 1000, "send_time": "07:00"},
             },
@@ -323,6 +324,7 @@ def test_exactly_once_on_postgresql(tmp_path: Path, pg_url: str) -> None:
     settings = parse_settings(
         {
             "site": {"timezone": "Europe/Paris", "url": "https://news.example.com"},
+            "sources": [{"kind": "files", "name": "none", "path": "."}],
             "database": {"url": pg_url},
             "digest": {"max_articles": 1000},
         },

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,53 +13,82 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..collect import CollectReport
-from ..config import Settings, load_settings
-from ..errors import PublisherError, StoreError
+from ..config import CONFIG_ENV, Settings, load_settings
+from ..errors import DeliveryIncomplete, PublisherError, StoreError
 from ..feeds import FeedReport
 from ..jobs import DigestReport, open_store
+from ..mail.queue import SendReport
+from .app import Options
+from .logs import setup_logging
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def setup_logging(verbose: int) -> None:
-    level = logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 1, 2, 3  # usage errors: click's own 2
 
 
 def fail(exc: PublisherError) -> None:
-    """Print an error and its hint, exit 1: the operator sees what to do, not a traceback."""
+    """Print an error and its hint and exit with its code (1, or 3 when delivery could not
+    be completed): the operator sees what to do, not a traceback."""
     click.secho(f"error: {exc.message}", fg="red", err=True)
     if exc.hint:
         click.echo(f"hint: {exc.hint}", err=True)
-    sys.exit(1)
+    sys.exit(exc.exit_code)
 
 
 def config_options(func: F) -> F:
-    """The ``--config`` and ``-v`` options every command has (passed as config_path, verbose)."""
+    """``--config``, ``-v`` and ``--log-format``: on every command, and on ``publisher`` itself
+    (``publisher --config X collect`` and ``publisher collect --config X`` both work)."""
     func = click.option(
-        "-v", "--verbose", count=True, help="Log progress (-v) or everything (-vv)."
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default=None,
+        help="Log lines as text (default) or one JSON object per line.",
+    )(func)
+    func = click.option(
+        "-v", "--verbose", count=True, help="Log details (-v) or everything (-vv)."
     )(func)
     return click.option(
         "--config",
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        envvar="PUBLISHER_CONFIG",
         help="Path to config.toml (default: $PUBLISHER_CONFIG or ./config.toml).",
     )(func)
 
 
+def shared_options(
+    config_path: Path | None, verbose: int, log_format: str | None
+) -> tuple[Path | None, int, str]:
+    """Merge the command's options with the ones given to ``publisher`` before it."""
+    ctx = click.get_current_context(silent=True)
+    outer = ctx.find_object(Options) if ctx is not None else None
+    outer = outer or Options()
+    path = (
+        config_path or outer.config_path or (Path(p) if (p := os.environ.get(CONFIG_ENV)) else None)
+    )
+    return path, verbose + outer.verbose, log_format or outer.log_format or "text"
+
+
+def logs_progress(func: F) -> F:
+    """Mark a command whose job lines are logged at the default level (the daemon, ``run
+    --once``, ``serve``); other commands print their own report and log only warnings."""
+    func.logs_progress = True  # type: ignore[attr-defined]
+    return func
+
+
 def with_settings(func: F) -> F:
-    """Add ``--config`` and ``-v`` to a command and hand it validated settings and a store."""
+    """Add the shared options to a command and hand it validated settings and a store."""
 
     @config_options
     @functools.wraps(func)
-    def wrapper(config_path: Path | None, verbose: int, **kwargs: Any) -> Any:
-        setup_logging(verbose)
+    def wrapper(
+        config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
+    ) -> Any:
+        path, verbose, fmt = shared_options(config_path, verbose, log_format)
+        setup_logging(verbose, fmt, progress=getattr(func, "logs_progress", False))
         try:
-            settings = load_settings(config_path)
+            settings = load_settings(path)
             with open_store(settings) as store:
                 return func(settings, store, **kwargs)
         except PublisherError as exc:
@@ -103,6 +132,19 @@ def print_feeds(settings: Settings, report: FeedReport) -> None:
         click.echo(f"  WebSub: {report.pings.sent} pings sent, {len(report.pings.failed)} to retry")
     for line in report.pings.failed:
         click.secho(f"  ping failed: {line}", fg="yellow", err=True)
+
+
+def exit_if_incomplete(report: SendReport) -> None:
+    """Exit 3 when mail was left for a retry: a script or timer can tell "done" from "try
+    again later" (nothing is lost either way: it stays queued)."""
+    if report.retry and not report.interrupted:
+        fail(
+            DeliveryIncomplete(
+                f"{report.retry:,} deliveries could not be delivered now and wait for a retry",
+                "see `publisher deliveries --status retry`; the daemon retries them, or run "
+                "`publisher send` again",
+            )
+        )
 
 
 def print_digest(report: DigestReport, dry_run: bool) -> None:

@@ -16,7 +16,7 @@ from ..mail.transports import make_transport
 from ..store import Store
 from ..subscribers import validate_email
 from .app import main
-from .common import print_digest, with_settings
+from .common import exit_if_incomplete, print_digest, with_settings
 
 
 @main.group()
@@ -42,7 +42,9 @@ def digest_send(settings: Settings, store: Store, dry_run: bool) -> None:
       publisher digest send --config config.toml
       publisher digest send --dry-run
     """
-    print_digest(run_digest(settings, store, dry_run=dry_run), dry_run)
+    report = run_digest(settings, store, dry_run=dry_run)
+    print_digest(report, dry_run)
+    exit_if_incomplete(report.sent)
 
 
 @digest.command("plan")

@@ -19,7 +19,7 @@ from ..jobs import run_inbox, run_send
 from ..mail.queue import SendReport
 from ..store import Store
 from .app import main
-from .common import config_options, with_settings
+from .common import config_options, exit_if_incomplete, with_settings
 
 STATUSES = ["queued", "claimed", "sent", "retry", "failed", "suppressed", "bounced"]
 
@@ -99,9 +99,10 @@ def send(settings: Settings, store: Store) -> None:
         f"{report.suppressed} skipped (subscriber suppressed), via {via}"
     )
     for address in report.newly_suppressed:
-        click.echo(f"  suppressed {address} after repeated hard bounces")
+        click.echo(f"  stopped mail to {address} after repeated hard bounces")
     for line in report.errors[-20:]:
         click.secho(f"  {line}", fg="yellow", err=True)
+    exit_if_incomplete(report)
 
 
 def _show(settings: Settings, store: Store, edition: int | None, status: str | None) -> None:
@@ -134,6 +135,7 @@ def deliveries(
     status: str | None,
     config_path: Path | None,
     verbose: int,
+    log_format: str | None,
 ) -> None:
     """Show delivery counts per status, and failures with the server's reply.
 
@@ -147,7 +149,13 @@ def deliveries(
       publisher deliveries retry --edition 3
     """
     if ctx.invoked_subcommand is None:
-        _show_command(config_path=config_path, verbose=verbose, edition=edition, status=status)
+        _show_command(
+            config_path=config_path,
+            verbose=verbose,
+            log_format=log_format,
+            edition=edition,
+            status=status,
+        )
 
 
 @deliveries.command("retry")

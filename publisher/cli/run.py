@@ -9,7 +9,14 @@ from ..jobs import run_collect, run_digest, run_feeds
 from ..store import Store
 from ..web.server import WebServer, start_web
 from .app import main
-from .common import print_collect, print_digest, print_feeds, with_settings
+from .common import (
+    exit_if_incomplete,
+    logs_progress,
+    print_collect,
+    print_digest,
+    print_feeds,
+    with_settings,
+)
 
 
 @main.command()
@@ -31,12 +38,20 @@ def collect(settings: Settings, store: Store) -> None:
 @click.option(
     "--serve", "serve_too", is_flag=True, help="Also serve the readers' web app (as `serve`)."
 )
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="PostgreSQL: wait while another node's daemon runs, take over when it stops.",
+)
 @with_settings
-def run(settings: Settings, store: Store, once: bool, serve_too: bool) -> None:
+@logs_progress
+def run(settings: Settings, store: Store, once: bool, serve_too: bool, standby: bool) -> None:
     """Run the daemon (collect and plan digests on a schedule), or every step once.
 
     Without --once it runs until Ctrl-C or SIGTERM; with --serve the readers' web app runs
-    beside it in the same process, on [web] host and port, and stops with it.
+    beside it in the same process, on [web] host and port, and stops with it. One daemon
+    runs per database: a second refuses to start, or with --standby (PostgreSQL) waits and
+    takes over within seconds when the first one dies.
 
     \b
     Example:
@@ -46,7 +61,9 @@ def run(settings: Settings, store: Store, once: bool, serve_too: bool) -> None:
     if once:
         print_collect(run_collect(settings, store))
         print_feeds(settings, run_feeds(settings, store))
-        print_digest(run_digest(settings, store), dry_run=False)
+        digest = run_digest(settings, store)
+        print_digest(digest, dry_run=False)
+        exit_if_incomplete(digest.sent)
         return
     from ..daemon import run_daemon
 
@@ -56,7 +73,7 @@ def run(settings: Settings, store: Store, once: bool, serve_too: bool) -> None:
         f"digests planned every {settings.scheduler.plan_every_minutes} min; Ctrl-C to stop"
     )
     try:
-        run_daemon(settings, store)
+        run_daemon(settings, store, standby=standby)
     finally:
         if web is not None:
             web.stop()
@@ -66,6 +83,7 @@ def run(settings: Settings, store: Store, once: bool, serve_too: bool) -> None:
 @click.option("--host", default=None, help="Address to listen on (default: [web] host).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Default: [web] port.")
 @with_settings
+@logs_progress
 def serve(settings: Settings, store: Store, host: str | None, port: int | None) -> None:
     """Serve the readers' web app: subscribe, confirm, preferences, unsubscribe (with the
     RFC 8058 one-click POST), the feeds and the digest archive, and /healthz.

@@ -114,7 +114,7 @@ def plan_editions(
                 edition, len(item.article_ids), item.subscriber_ids, item.variant, item.article_ids
             )
         )
-        log.info(
+        log.debug(
             "edition %d (%s): %d articles for %d subscribers",
             edition.id,
             edition.variant,

@@ -200,7 +200,7 @@ def write_feeds(settings: Settings, store: FeedStore, now: datetime | None = Non
         report.pings = ping_hubs(
             store, settings.feeds.hubs, report.changed_urls, settings.feeds.hub_timeout
         )
-    log.info(
+    log.debug(
         "feeds: %d written, %d unchanged, %d removed",
         len(report.written),
         report.unchanged,

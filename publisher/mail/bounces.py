@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
-import mailbox
 import re
 import ssl
 from collections.abc import Callable, Iterator
@@ -154,7 +153,8 @@ def maildir_messages(path: str) -> Iterator[tuple[str, bytes, Callable[[], None]
     one cannot stop the listing, only its own parsing, which the caller guards.
     """
     root = Path(path)
-    mailbox.Maildir(path, create=True)  # makes new/, cur/ and tmp/ when missing
+    for sub in ("new", "cur", "tmp"):  # an empty folder made by hand is a maildir too
+        (root / sub).mkdir(parents=True, exist_ok=True)
     for sub in ("new", "cur"):
         for file in sorted((root / sub).iterdir()):
             if file.name.startswith("."):

@@ -329,7 +329,7 @@ def send_pending(
         if released:
             log.info("released %d claimed deliveries back to the queue", released)
     group = recorder.commits
-    log.info("recorded %d attempts in %d commits", group.recorded, group.commits)
+    log.debug("recorded %d attempts in %d commits", group.recorded, group.commits)
     recorder.report.interrupted = stop.is_set() and pool.error is None and keeper.error is None
     if pool.error is not None:
         raise pool.error

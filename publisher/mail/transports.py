@@ -52,6 +52,12 @@ class TransportFatal(DeliveryError):
     """The transport cannot work at all (login refused, outbox unwritable): stop the run."""
 
 
+class ServerUnreachable(TransportFatal):
+    """The server could not be reached: stop the run; the mail waits (exit code 3)."""
+
+    exit_code = 3
+
+
 def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
@@ -142,7 +148,7 @@ class SmtpTransport:
             if self._failed_connects >= GIVE_UP_AFTER_CONNECTS:
                 # The server is down or unreachable: stop the run rather than spend every
                 # queued message's attempts on it. Unsent claims go back to the queue.
-                raise TransportFatal(
+                raise ServerUnreachable(
                     f"cannot connect to {self.description} "
                     f"({self._failed_connects} tries in a row): {exc}",
                     "check [smtp] host, port and security, and that the server is up; "

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ..errors import StoreError
+from .lock import DaemonLock
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ class StoreBase:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def daemon_lock(self) -> DaemonLock:
+        """The lock that keeps one ``publisher run`` per database (see ``lock.py``)."""
+        return DaemonLock(self.engine)
 
     def __enter__(self) -> Self:
         return self
