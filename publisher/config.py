@@ -277,6 +277,7 @@ class WebConfig(_Section):
     # when the proxy is the only way in.
     trust_proxy: bool = False
     accent_color: Annotated[str, AfterValidator(_colour)] = "#0b5cad"
+    metrics_public: bool = False  # /metrics for any client, not only this machine
 
 
 class Settings(_Section):

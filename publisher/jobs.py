@@ -105,7 +105,8 @@ def run_plan(
     with recorded(store, "digest") as summary:
         planned = plan_editions(settings, store, now or datetime.now(UTC))
         queued = sum(len(p.subscriber_ids) for p in planned)
-        summary.append(f"{len(planned):,} editions, {queued:,} deliveries queued")
+        editions = f"{len(planned):,} edition{'' if len(planned) == 1 else 's'}"
+        summary.append(f"{editions}, {queued:,} deliveries queued")
     created = [p.edition for p in planned if p.edition is not None]
     if created:
         run_archive(settings, store, created)

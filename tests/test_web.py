@@ -331,7 +331,20 @@ def test_healthz_says_what_is_overdue(site: Site) -> None:
     long_ago = datetime.now(UTC) - timedelta(hours=1)  # 4 collect intervals
     site.store.record_job("collect", long_ago, long_ago, True, "old")
     late = site.web.get("/healthz")
-    assert late.status_code == 503 and late.json()["jobs"]["collect"]["ok"] is False
+    assert late.status_code == 503 and late.json()["jobs"]["collect"]["overdue"] is True
+
+
+def test_metrics_for_this_machine_only(site: Site) -> None:
+    confirmed_reader(site)
+    run_send(site.settings, site.store)
+    local = TestClient(
+        site.web.app, base_url="https://news.example.com", client=("127.0.0.1", 4000)
+    )
+    text = local.get("/metrics").text
+    assert 'publisher_subscribers{status="active"} 1.0' in text
+    assert 'publisher_job_overdue{job="send"} 0.0' in text
+    assert 'publisher_job_overdue{job="feeds"} 1.0' in text  # never built in this test
+    assert site.web.get("/metrics").status_code == 403  # from elsewhere
 
 
 def test_security_headers_and_body_cap(site: Site) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
 from ..config import Settings
 from ..jobs import run_collect, run_digest, run_feeds
+from ..status import gather
 from ..store import Store
 from ..web.server import WebServer, start_web
 from .app import main
@@ -98,3 +102,53 @@ def serve(settings: Settings, store: Store, host: str | None, port: int | None) 
     web = WebServer(settings, store, host, port)
     click.echo(f"publisher serve: {settings.site.url}/subscribe on http://{web.host}:{web.port}")
     web.run()
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="The same as one JSON object.")
+@with_settings
+def status(settings: Settings, store: Store, as_json: bool) -> None:
+    """How the installation is doing: each job's last run and next, articles, subscribers and
+    deliveries by state, failures in the last 24 h, the oldest mail still waiting.
+
+    Exits 1 when a job is overdue (its last success older than three times its interval),
+    so a monitor can run it.
+
+    \b
+    Example:
+      publisher status
+      publisher status --json
+    """
+    found = gather(settings, store)
+    if as_json:
+        click.echo(json.dumps(found.as_dict(), indent=1))
+    else:
+        for name, job in found.jobs.items():
+            facts = job.as_dict(found.now)
+            when = _ago(facts["age_seconds"]) if facts["last_success"] else "never succeeded"
+            state = "OVERDUE" if job.overdue else "ok"
+            click.echo(
+                f"{name:8} {state:8} last success {when}; last run: {facts['last_result'] or '-'}"
+                f"; next {facts['next_run'] or 'when the daemon starts'}"
+            )
+        click.echo(f"articles: {found.articles:,}")
+        click.echo("subscribers: " + _counts(found.subscribers))
+        click.echo("deliveries: " + _counts(found.deliveries))
+        click.echo("last 24 h: " + _counts(found.failures_24h))
+        if found.oldest_waiting:
+            age = (found.now - found.oldest_waiting).total_seconds()
+            click.echo(f"oldest mail waiting: queued {_ago(round(age))}")
+    if found.overdue:
+        sys.exit(1)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {state}" for state, n in sorted(counts.items())) or "none"
+
+
+def _ago(seconds: object) -> str:
+    value = int(seconds) if isinstance(seconds, int | float) else 0
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if value >= size:
+            return f"{value // size} {unit} ago"
+    return f"{value} s ago"

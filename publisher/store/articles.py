@@ -142,6 +142,10 @@ class ArticleQueries:
         with self.engine.connect() as conn:
             return {key: value for key, value in conn.execute(query)}
 
+    def article_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(articles)).scalar_one())
+
     def latest_articles(self, limit: int) -> list[Article]:
         """The newest ``limit`` articles by publication date, newest first."""
         query = (

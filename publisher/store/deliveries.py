@@ -317,6 +317,25 @@ class DeliveryQueries:
         with self.engine.connect() as conn:
             return [(o, r) for o, r in conn.execute(query)]
 
+    def attempt_counts_since(self, since: datetime) -> dict[str, int]:
+        """Attempts since ``since`` by outcome (sent, retry, failed, bounced, suppressed)."""
+        query = (
+            select(delivery_attempts.c.outcome, func.count())
+            .where(delivery_attempts.c.attempted_at >= since)
+            .group_by(delivery_attempts.c.outcome)
+        )
+        with self.engine.connect() as conn:
+            return {str(o): int(n) for o, n in conn.execute(query)}
+
+    def oldest_waiting_delivery(self) -> datetime | None:
+        """When the oldest delivery still waiting to be sent (queued or retry) was queued."""
+        query = select(func.min(deliveries.c.created_at)).where(
+            deliveries.c.status.in_(["queued", "retry"])
+        )
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(query).scalar()  # UTCDateTime: aware
+        return found
+
     def attempt_times_since(self, since: datetime) -> list[datetime]:
         """When messages were handed to the server since ``since`` (seeds the rate windows)."""
         query = select(delivery_attempts.c.attempted_at).where(

@@ -36,12 +36,12 @@ from ..readers.forms import FormError, read_preferences, read_signup
 from ..readers.leave import unsubscribe_by_token
 from ..readers.links import link, reader_for
 from ..readers.signup import confirm, sign_up
+from ..status import gather, prometheus
 from ..store import Store
 from ..store.editions import NOTICE_KINDS
 from ..tokens import TokenError
 from .files import FeedFiles
 from .guard import CSRF_COOKIE, Guard, RateLimit, csrf_ok, csrf_token
-from .health import health
 from .pages import Pages
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+HEALTH_JOBS = ("collect", "feeds", "send")
+LOOPBACK = ("127.0.0.1", "::1")
 FORMAT_LABELS = {"rss.xml": "RSS", "atom.xml": "Atom", "feed.json": "JSON Feed"}
 
 
@@ -328,8 +330,21 @@ class ReaderApp:
                         headers={"Cache-Control": "public, max-age=3600"})  # fmt: skip
 
     async def healthz(self, request: Request) -> Response:
-        body, ok = await run_in_threadpool(health, self.settings, self.store)
-        return JSONResponse(body, 200 if ok else 503)
+        """The age of the last collect, feed build and send; 503 when one is overdue."""
+        found = await run_in_threadpool(gather, self.settings, self.store)
+        body = found.as_dict()
+        body["jobs"] = {k: v for k, v in body["jobs"].items() if k in HEALTH_JOBS}
+        healthy = not [job for job in found.overdue if job in HEALTH_JOBS]
+        body["ok"] = healthy
+        return JSONResponse(body, 200 if healthy else 503)
+
+    async def metrics(self, request: Request) -> Response:
+        """Prometheus text format; only for this machine unless [web] metrics_public."""
+        host = request.client.host if request.client else ""
+        if not self.settings.web.metrics_public and host not in LOOPBACK:
+            return Response("metrics are served to this machine only\n", 403)
+        found = await run_in_threadpool(gather, self.settings, self.store)
+        return Response(prometheus(found), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     async def home(self, request: Request) -> Response:
         return RedirectResponse(f"{self.base}/subscribe", 303)
@@ -347,6 +362,7 @@ def routes(web: ReaderApp) -> list[BaseRoute]:
         Route("/static/site.css", web.stylesheet),
         Route("/static/tz.js", web.script),
         Route("/healthz", web.healthz),
+        Route("/metrics", web.metrics),
         Mount("/feeds", FeedFiles(settings.path(settings.feeds.dir))),
         Mount("/archive", FeedFiles(settings.path(settings.digest.archive_dir))),
     ]
