@@ -256,6 +256,9 @@ class SchedulerConfig(_Section):
     plan_every_minutes: int = Field(default=5, ge=1, le=60)
     # How often the daemon reads the [bounces] mailbox: bounces, and mailto: unsubscribes.
     inbox_every_minutes: int = Field(default=5, ge=1, le=1440)
+    # A digest whose reader's hour passed longer ago than this waits for their next slot
+    # (after downtime); 0 sends it however late.
+    grace_minutes: int = Field(default=120, ge=0, le=7 * 24 * 60)
 
 
 def _colour(value: str) -> str:

@@ -22,6 +22,7 @@ from .config import Settings
 from .digest.archive import write_archive
 from .digest.compose import DigestComposer, make_renderer
 from .digest.plan import PlannedEdition, plan_editions
+from .digest.schedule import postpone_late
 from .errors import PublisherError
 from .feeds import FeedReport, write_feeds
 from .mail.bounces import BounceReport, process_bounces
@@ -103,7 +104,9 @@ def run_plan(
     if dry_run:
         return plan_editions(settings, store, now or datetime.now(UTC), dry_run=True)
     with recorded(store, "digest") as summary:
-        planned = plan_editions(settings, store, now or datetime.now(UTC))
+        moment = now or datetime.now(UTC)
+        postpone_late(settings, store, moment)
+        planned = plan_editions(settings, store, moment)
         queued = sum(len(p.subscriber_ids) for p in planned)
         editions = f"{len(planned):,} edition{'' if len(planned) == 1 else 's'}"
         summary.append(f"{editions}, {queued:,} deliveries queued")

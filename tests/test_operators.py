@@ -154,3 +154,48 @@ def test_a_standby_takes_over_when_the_leader_dies_on_postgresql(
         for proc in (leader, standby):
             if proc is not None and proc.poll() is None:
                 proc.kill()
+
+
+def test_catch_up_once_but_never_past_the_grace(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After downtime a digest goes out once if its hour passed less than grace_minutes ago;
+    later than that it waits for the next slot, every article still owed."""
+    from zoneinfo import ZoneInfo
+
+    from publisher.jobs import run_collect, run_plan
+
+    settings = load_settings(project / "config.toml", environ={})  # 07:00 Asia/Karachi
+    karachi = ZoneInfo("Asia/Karachi")
+
+    def at(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2030, 1, day, hour, minute, tzinfo=karachi)
+
+    def article(name: str) -> None:
+        (project / "content" / f"{name}.md").write_text(
+            f"---\ntitle: {name}\ndate: 2030-01-01 09:00\nsection: politics\n---\nBody.\n"
+        )
+
+    with open_store(settings) as store:
+        ann, _ = store.add_subscriber("ann@example.com")
+        run_collect(settings, store)
+        run_plan(settings, store, at(6, 7, 5))  # new: due at once; nothing new owed yet
+        due = store.subscriber(ann.id)
+        assert due is not None and due.next_due_at == at(7, 7)
+        article("late-news")
+        run_collect(settings, store)
+
+        assert run_plan(settings, store, at(7, 10)) == []  # 3 h after 07:00: too late
+        held = store.subscriber(ann.id)
+        assert held is not None and held.next_due_at == at(8, 7)
+        assert held.last_article_id == due.last_article_id  # still owed
+        assert "wait for their next slot" in caplog.text
+
+        article("more-news")
+        run_collect(settings, store)
+        # Down for three days; back at 08:00, an hour after the slot: one catch-up digest.
+        [catch_up] = run_plan(settings, store, at(11, 8))
+        assert catch_up.article_count == 2
+        after = store.subscriber(ann.id)
+        assert after is not None and after.next_due_at == at(12, 7)
+        assert run_plan(settings, store, at(11, 8, 30)) == []  # once, not once per missed day

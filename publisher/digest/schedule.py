@@ -9,14 +9,17 @@ time that happens twice (fall back) resolves to its first occurrence.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..config import Settings
 from ..models import Subscriber
-from ..store.protocols import PreferenceStore
+from ..store.protocols import LateStore, PreferenceStore
 from ..subscribers import FREQUENCIES, validate_preferences
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,42 @@ def next_due(after: datetime, slot: Slot) -> datetime:
         if due > after:
             return due
     raise AssertionError("unreachable: a weekly slot occurs within ten days")  # pragma: no cover
+
+
+def last_due(at: datetime, slot: Slot) -> datetime:
+    """The latest slot instant at or before ``at``: the digest a reader expected last."""
+    found = next_due(at - timedelta(days=8), slot)
+    while (following := next_due(found, slot)) <= at:
+        found = following
+    return found
+
+
+def postpone_late(settings: Settings, store: LateStore, now: datetime) -> int:
+    """Move the due time of readers whose hour passed too long ago to their next slot.
+
+    A daemon that was down catches up once at start, but a digest is not sent more than
+    ``[scheduler] grace_minutes`` after the reader's own hour (a morning digest never arrives
+    in the evening by surprise): it waits for their next slot. Their cursor does not move,
+    so every article owed stays owed and comes then. Returns how many were postponed.
+    """
+    grace = settings.scheduler.grace_minutes
+    if not grace:
+        return 0
+    cutoff = now - timedelta(minutes=grace)
+    moves = []
+    for subscriber in store.overdue_subscribers(cutoff):
+        assert subscriber.next_due_at is not None
+        slot = slot_for(subscriber, settings)
+        if now - last_due(now, slot) > timedelta(minutes=grace):
+            moves.append((subscriber.id, subscriber.next_due_at, next_due(now, slot)))
+    moved = store.postpone_subscribers(moves) if moves else 0
+    if moved:
+        log.warning(
+            "%d subscribers' digest hour passed more than %d min ago (was the daemon down?); "
+            "their digests wait for their next slot, every article still owed",
+            moved, grace,
+        )  # fmt: skip
+    return moved
 
 
 def reschedule(

@@ -118,6 +118,14 @@ class PreferenceStore(Protocol):
     ) -> None: ...
 
 
+class LateStore(Protocol):
+    """Finding readers whose digest hour passed long ago, and moving them to their next."""
+
+    def overdue_subscribers(self, before: datetime) -> list[Subscriber]: ...
+
+    def postpone_subscribers(self, moves: list[tuple[int, datetime, datetime]]) -> int: ...
+
+
 class QueueStore(Protocol):
     """What draining the deliveries queue needs: claims, leases, recipients, the record."""
 

@@ -396,6 +396,29 @@ class SubscriberQueries:
         with self.engine.connect() as conn:
             return [subscriber_from_row(r) for r in conn.execute(query).mappings()]
 
+    def overdue_subscribers(self, before: datetime) -> list[Subscriber]:
+        """Active subscribers whose next digest was due before ``before`` (never-scheduled
+        ones are not late: they are new)."""
+        query = (
+            select(subscribers)
+            .where(subscribers.c.status == "active", subscribers.c.next_due_at < before)
+            .order_by(subscribers.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [subscriber_from_row(r) for r in conn.execute(query).mappings()]
+
+    def postpone_subscribers(self, moves: list[tuple[int, datetime, datetime]]) -> int:
+        """Move each (id, old due, new due) unless another planner moved it first."""
+        changed = 0
+        with self.engine.begin() as conn:
+            for sid, old, new in moves:
+                changed += conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == sid, subscribers.c.next_due_at == old)
+                    .values(next_due_at=new, updated_at=now_utc())
+                ).rowcount
+        return changed
+
     def subscriber(self, subscriber_id: int) -> Subscriber | None:
         query = select(subscribers).where(subscribers.c.id == subscriber_id)
         with self.engine.connect() as conn:
