@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -203,3 +204,10 @@ def subscriber_state(store: Store, email: str) -> tuple[str, int] | None:
     with store.engine.connect() as conn:
         row = conn.execute(query).first()
     return (str(row.status), int(row.bounce_count)) if row else None
+
+
+def next_digest_time(store: Store) -> datetime:
+    """Just after the earliest time an active subscriber's next digest is due: "tomorrow
+    morning" for tests that step from one digest to the next (within the catch-up grace)."""
+    due = [s.next_due_at for s in store.list_subscribers("active") if s.next_due_at]
+    return min(due) + timedelta(minutes=1)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import mailbox
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from publisher.config import load_settings
 from publisher.jobs import open_store, run_collect, run_digest
 from publisher.mail.bounces import parse_dsn
 
-from .conftest import cli, subscriber_state, write_config
+from .conftest import cli, next_digest_time, subscriber_state, write_config
 from .test_delivery_faults import add_article
 
 
@@ -113,7 +112,7 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
     with open_store(settings) as store:
         run_collect(settings, store)
         # Digests are planned when due: the next one is a day later.
-        assert run_digest(settings, store, now=datetime.now(UTC) + timedelta(days=1)).sent.sent == 2
+        assert run_digest(settings, store, now=next_digest_time(store)).sent.sent == 2
     box.add(dsn("ann@example.com"))
     second = cli("bounces", "process", "--config", str(config))
     assert (
@@ -124,7 +123,7 @@ def test_hard_bounce_in_the_maildir_marks_the_delivery_and_suppresses(project: P
         assert subscriber_state(store, "ann@example.com") == ("bounced", 2)
         add_article(project, "third")
         run_collect(settings, store)
-        [planned] = run_digest(settings, store, now=datetime.now(UTC) + timedelta(days=2)).planned
+        [planned] = run_digest(settings, store, now=next_digest_time(store)).planned
         assert len(planned.subscriber_ids) == 1  # only bob
 
     listed = cli("deliveries", "--status", "bounced", "--config", str(config))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from aiosmtpd.controller import Controller
 from publisher.config import load_settings
 from publisher.jobs import open_store, run_collect, run_digest
 
-from .conftest import SmtpSink, free_port, write_config
+from .conftest import SmtpSink, free_port, next_digest_time, write_config
 
 
 class FlakySink(SmtpSink):
@@ -72,13 +71,13 @@ def test_each_article_once_and_temporary_failure_retried(project: Path) -> None:
             add_article(project, "late", "A late arrival")
             run_collect(settings, store)
             assert run_digest(settings, store).planned == []  # not due again yet
-            tomorrow = datetime.now(UTC) + timedelta(days=1, hours=1)
+            tomorrow = next_digest_time(store)
             third = run_digest(settings, store, now=tomorrow)
             assert third.sent.sent == 1
             latest = sink.messages[-1].message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
             assert "A late arrival" in latest
             assert "John Bass" not in latest
-            assert run_digest(settings, store, now=tomorrow + timedelta(days=1)).sent.sent == 0
+            assert run_digest(settings, store, now=next_digest_time(store)).sent.sent == 0
     finally:
         controller.stop()
 
