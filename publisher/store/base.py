@@ -1,8 +1,15 @@
-"""The engine, its SQLite settings, and Alembic migrations: what every query module stands on."""
+"""The engine, its SQLite settings, and Alembic migrations: what every query module stands on.
+
+Every URL shown in an error passes ``urls.hide_password``: the database URL often carries one.
+A SQLite file that cannot be written is refused *before* SQLite opens it, naming the file: once
+SQLite has opened a read-only database in WAL mode it leaves a read-only ``-shm`` side file
+behind, and that file keeps every later write failing even after the database itself is fixed.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -10,10 +17,12 @@ from typing import Any, Self
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ..errors import StoreError
+from ..urls import hide_password, scrub
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +43,69 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur.close()
 
 
+# SQLite's side files: the write-ahead log, its shared-memory index, the rollback journal.
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory ones."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def check_sqlite_writable(path: Path) -> None:
+    """Refuse, naming the file, a database whose file, side files or folder cannot be written.
+
+    Checked before SQLite touches anything, so a read-only database never leaves a read-only
+    ``-shm`` behind (SQLite creates it with the database's own permissions).
+    """
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"the database folder {folder} is not writable",
+            f"SQLite writes its side files (-wal, -shm) next to the database: make {folder} "
+            "writable by the user running publisher",
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(
+            f"the database file {path} is read-only",
+            f"make it writable by the user running publisher (chmod u+w {path})",
+        )
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists() and not os.access(side, os.W_OK):
+            raise StoreError(
+                f"the SQLite side file {side} is read-only (left by a run on a read-only "
+                "database?); every write fails until it is fixed",
+                f"stop every publisher process, then make it writable (chmod u+w {side}) or "
+                "delete it",
+            )
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created and WAL switched on."""
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    """An engine for ``url``; SQLite files get their folder created, a writability check and WAL."""
+    shown = hide_password(url)
+    if (path := sqlite_path(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_writable(path)
     try:
         engine = create_engine(url, future=True)
     except ImportError as exc:  # the driver is an extra: publisher[postgres] brings psycopg
         raise StoreError(
-            f"no database driver for {url.split(':', 1)[0]!r}: {exc}",
+            f"no database driver for {shown.split(':', 1)[0]!r}: {exc}",
             "for PostgreSQL install publisher[postgres] (pip install 'publisher[postgres]')",
         ) from exc
+    except (ArgumentError, ValueError) as exc:  # its message may quote the URL, password and all
+        raise StoreError(f"cannot parse the database URL {shown}", "check [database] url") from exc
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot use database URL {url!r}: {exc}", "check [database] url") from exc
+        raise StoreError(
+            f"cannot use the database URL {shown}: {scrub(str(exc), url)}", "check [database] url"
+        ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -81,6 +140,7 @@ class StoreBase:
                 (command.downgrade if downgrade else command.upgrade)(cfg, revision)
         except SQLAlchemyError as exc:
             raise StoreError(
-                f"cannot open or migrate the database at {self.url}: {exc.__class__.__name__}: {exc}",
+                f"cannot open or migrate the database at {hide_password(self.url)}: "
+                f"{exc.__class__.__name__}: {scrub(str(exc), self.url)}",
                 "check [database] url and that the server or file is reachable and writable",
             ) from exc
