@@ -13,11 +13,17 @@ URL) is shown in errors, logs and status output.
 
 from __future__ import annotations
 
+import logging
 import re
+from dataclasses import replace
 from urllib.parse import urljoin, urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from .models import Article
+
+log = logging.getLogger(__name__)
 
 SCHEMES = ("http", "https")
 # Browsers drop tab, CR and LF anywhere in a URL ("java\tscript:" is javascript:), so these are
@@ -59,6 +65,21 @@ def public_url_or(value: str, fallback: str) -> str:
         return public_url(value)
     except UnsafeURL:
         return fallback
+
+
+def publishable(article: Article, home: str) -> Article:
+    """``article`` with its link and lead image as every writer may publish them.
+
+    Collection refuses unsafe URLs; this is the second gate, at writing, for rows stored before
+    that rule or by another way in: an unsafe link becomes ``home`` (the site's front page),
+    an unsafe image is dropped.
+    """
+    link = public_url_or(article.link, home)
+    image = public_url_or(article.image_url, "") if article.image_url else ""
+    if (link, image) == (article.link, article.image_url):
+        return article
+    log.warning("%s: an unsafe link or image was left out", article.key)
+    return replace(article, link=link, image_url=image)
 
 
 _PASSWORD = re.compile(r"(://[^/@:]*):[^/@]*@")
