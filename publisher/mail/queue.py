@@ -112,10 +112,31 @@ class GroupCommit:
         self._committing = False
         self.commits = 0  # how many transactions recorded how many attempts: the grouping
         self.recorded = 0
+        # Attempts whose commit failed for good (the store already retried deadlocks): the
+        # server may have accepted them, so they must not be released back to the queue.
+        self.unrecorded: list[Attempt] = []
         self._writer = store.attempt_writer(worker)  # used by one leader at a time
 
     def close(self) -> None:
         self._writer.close()
+
+    def record_leftovers(self) -> set[int]:
+        """Try once more to record what failed to commit; return the ids still unrecorded.
+
+        Called when the run ends, before claims are released: rows left unrecorded stay
+        claimed and are resumed when their lease expires, as after a crash.
+        """
+        if not self.unrecorded:
+            return set()
+        try:
+            self._writer.write(self.unrecorded)
+        except Exception as exc:
+            log.error("could not record %d attempts: %s", len(self.unrecorded), exc)
+            return {a.delivery.id for a in self.unrecorded}
+        finally:
+            self._writer.close()
+        self.unrecorded = []
+        return set()
 
     def record(self, attempt: Attempt) -> bool:
         """Commit ``attempt`` (with whoever else is waiting); True if it suppressed someone."""
@@ -136,6 +157,8 @@ class GroupCommit:
                 waiting.suppressed = result
         except BaseException as exc:
             self._writer.close()  # a connection in an unknown state is not reused
+            with self._cond:
+                self.unrecorded += [w.attempt for w in group]
             for waiting in group:
                 waiting.error = exc
         finally:
@@ -313,12 +336,19 @@ def send_pending(
                 pool.put(delivery, message)
     finally:
         pool.close()
+        keep = recorder.commits.record_leftovers()
         recorder.commits.close()
         keeper.done.set()
         keeper.join()
-        released = store.release_claims(worker)
+        released = store.release_claims(worker, keep)
         if released:
             log.info("released %d claimed deliveries back to the queue", released)
+        if keep:
+            log.error(
+                "%d deliveries may have been sent but could not be recorded; they stay "
+                "claimed and are resumed when their lease expires",
+                len(keep),
+            )
     group = recorder.commits
     log.info("recorded %d attempts in %d commits", group.recorded, group.commits)
     recorder.report.interrupted = stop.is_set() and pool.error is None and keeper.error is None

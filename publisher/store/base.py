@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ..errors import StoreError
@@ -31,6 +31,26 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was
+# rolled back as a whole and may simply be run again.
+TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` means "run the same transaction again" rather than "something is wrong".
+
+    PostgreSQL deadlocks and serialisation failures, and SQLite's "database is locked" after its
+    busy timeout (another process held the write lock that long), are; nothing else is.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:

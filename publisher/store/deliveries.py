@@ -6,15 +6,24 @@ kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` l
 workers claim at once without waiting on, or taking, each other's rows (SQLite serialises
 writers, so the same statement is already exclusive there). A row whose lease has expired
 (its worker died) is claimed again as it is, attempts and all: resumed, never re-queued.
+
+Every statement that locks several of a worker's rows takes them in id order (the group
+commit sorts its rows; lease renewal locks with ``ORDER BY id ... SKIP LOCKED`` and so never
+waits on a row being committed), so one sender cannot deadlock with itself on PostgreSQL. A
+deadlock or serialisation failure that still happens (with another sender's transaction) is
+retried: the transaction is run again, never turned into an error that releases rows.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -30,10 +39,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Delivery
-from .base import now_utc
+from .base import is_transient, now_utc
 from .schema import UTCDateTime, deliveries, delivery_attempts, subscribers
 from .suppression import count_bounce
 
@@ -41,6 +51,10 @@ from .suppression import count_bounce
 # milliseconds (busy_timeout). Our own sending threads therefore take turns here instead: it
 # costs nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
 _SQLITE_WRITES = threading.Lock()
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TRANSIENT_TRIES = 8  # a deadlock victim runs its transaction again, up to this many times
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,20 @@ class DeliveryQueries:
                 with held.begin():
                     yield held
 
+    def _write(self, work: Callable[[Connection], T], held: Connection | None = None) -> T:
+        """Run ``work`` in a write transaction, again (after a short pause) if the database
+        rolled it back as a deadlock victim or for serialisation (``base.is_transient``)."""
+        for attempt in range(1, TRANSIENT_TRIES + 1):
+            try:
+                with self._writing(held) as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt == TRANSIENT_TRIES or not is_transient(exc):
+                    raise
+                log.info("write rolled back (%s), running it again", exc.orig.__class__.__name__)
+                time.sleep(0.01 * attempt)
+        raise AssertionError("unreachable")
+
     # -- the queue ------------------------------------------------------------------------
     def claim_deliveries(
         self, worker: str, limit: int, lease_seconds: float, now: datetime | None = None
@@ -160,31 +188,49 @@ class DeliveryQueries:
         return claimed
 
     def renew_leases(self, worker: str, lease_seconds: float) -> int:
-        """Extend the lease on every row ``worker`` still holds (it is alive and working)."""
-        lease = now_utc() + timedelta(seconds=lease_seconds)
-        with self._writing() as conn:
-            return conn.execute(
-                update(deliveries)
-                .where(deliveries.c.claimed_by == worker, deliveries.c.status == "claimed")
-                .values(lease_until=lease)
-            ).rowcount
+        """Extend the lease on every row ``worker`` still holds (it is alive and working).
 
-    def release_claims(self, worker: str) -> int:
-        """Give back every row ``worker`` holds and did not send: tried ones to retry, others to queued."""
-        with self._writing() as conn:
+        Rows are locked in id order and locked rows are skipped: a row locked now is being
+        recorded by this worker's group commit (and leaves ``claimed`` with it) or taken over
+        by a sender that found its lease expired. Waiting on it instead, while the commit
+        waited on a row locked here, was the deadlock this avoids.
+        """
+        lease = now_utc() + timedelta(seconds=lease_seconds)
+        held = (
+            select(deliveries.c.id)
+            .where(deliveries.c.claimed_by == worker, deliveries.c.status == "claimed")
+            .order_by(deliveries.c.id)
+            .with_for_update(skip_locked=True, key_share=True)
+            .scalar_subquery()
+        )
+        query = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(held), deliveries.c.claimed_by == worker)
+            .values(lease_until=lease)
+        )
+        return self._write(lambda conn: conn.execute(query).rowcount)
+
+    def release_claims(self, worker: str, keep: Collection[int] = ()) -> int:
+        """Give back every row ``worker`` holds and did not send: tried ones to retry, others
+        to queued. Rows in ``keep`` stay claimed until their lease runs out: the server may
+        have accepted them though their outcome could not be recorded, so they are treated
+        as after a crash (resumed later), not put straight back in the queue."""
+
+        def release(conn: Connection) -> int:
             released = 0
             for tried, status in ((False, "queued"), (True, "retry")):
                 attempted = deliveries.c.attempts > 0 if tried else deliveries.c.attempts == 0
+                query = update(deliveries).where(
+                    deliveries.c.claimed_by == worker, deliveries.c.status == "claimed", attempted
+                )
+                if keep:  # at most one row per sending thread
+                    query = query.where(deliveries.c.id.not_in(sorted(keep)))
                 released += conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.claimed_by == worker,
-                        deliveries.c.status == "claimed",
-                        attempted,
-                    )
-                    .values(status=status, claimed_by=None, lease_until=None)
+                    query.values(status=status, claimed_by=None, lease_until=None)
                 ).rowcount
             return released
+
+        return self._write(release)
 
     def record_attempts(
         self, attempts: Sequence[Attempt], worker: str, held: Connection | None = None
@@ -193,8 +239,12 @@ class DeliveryQueries:
 
         Used for group commit: every sending thread that got a reply while a commit was in
         progress joins the next one. Rows no longer claimed by ``worker`` are left alone.
+        Rows are updated in id order (see the module's note on deadlocks), and a transaction
+        the database rolled back as a deadlock victim is run again.
         Returns, per attempt, whether its hard bounce suppressed the subscriber.
         """
+        order = sorted(range(len(attempts)), key=lambda i: attempts[i].delivery.id)
+        attempts = [attempts[i] for i in order]
         now = now_utc()
         rows = [
             {
@@ -219,7 +269,8 @@ class DeliveryQueries:
             }
             for a in attempts
         ]
-        with self._writing(held) as conn:
+
+        def record(conn: Connection) -> list[bool]:
             conn.execute(_RECORD, rows)
             conn.execute(_HISTORY, history)
             return [
@@ -228,6 +279,12 @@ class DeliveryQueries:
                 else False
                 for a in attempts
             ]
+
+        suppressed = self._write(record, held)
+        results = [False] * len(order)
+        for position, original in enumerate(order):
+            results[original] = suppressed[position]
+        return results
 
     def attempt_writer(self, worker: str) -> AttemptWriter:
         """A writer that records attempts over one connection it keeps open."""
