@@ -7,9 +7,12 @@ import re
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
+
 from .unprivileged import give_away, own_project, run_publisher
 
 __all__ = ["own_project"]  # the fixture, imported so pytest finds it
+pytestmark = pytest.mark.slow  # real processes, as an unprivileged user
 
 ARCHIVE_URL = "https://news.example.com/archive/"
 

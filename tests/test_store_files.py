@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .unprivileged import give_away, own_project, run_publisher
 
 __all__ = ["own_project"]  # the fixture, imported so pytest finds it
+pytestmark = pytest.mark.slow  # real processes, as an unprivileged user
 
 
 def add_article(project: Path, name: str) -> None:

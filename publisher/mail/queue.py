@@ -8,10 +8,11 @@ reply and before it takes the next one. So:
 
 - a crash loses nothing: rows it held are still ``claimed`` and are resumed, as they are,
   once their lease expires;
-- the one duplicate window is between the server's final 250 and our commit of ``sent``
-  (one commit, about a millisecond on SQLite). A crash inside it leaves a row that was
-  delivered but looks unsent, and it is sent again: at most one such message per connection
-  per crash, because a thread waits for its commit before it takes its next message;
+- the one duplicate window runs from the final "." of DATA (from then on the server may keep
+  the message) to our commit of ``sent``: the server's own processing, its reply, and one
+  commit. A crash inside it leaves a row that was delivered but looks unsent, and it is sent
+  again: at most one such message per connection per crash, because a thread waits for its
+  commit before it takes its next message;
 - a stop (SIGTERM, Ctrl-C) lets in-flight messages finish and record, then releases every
   claim this run still holds back to ``queued``/``retry``.
 """
