@@ -25,22 +25,23 @@ from publisher.digest.plan import plan_editions
 from publisher.jobs import open_store, run_collect
 
 from .conftest import ROOT, write_config
-from .smtp_faults import FaultyHandler, add_subscribers, smtp_extra, smtp_server
+from .smtp_faults import FaultyHandler, add_subscribers, backend_env, smtp_extra, smtp_server
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
+__all__ = ["backend_env"]  # the fixture: every test here runs on SQLite and on PostgreSQL
 
 COUNT = 2000
 KILLS = 5
 LEASE = 2.0
 
 
-def start_sender(config: Path) -> subprocess.Popen[bytes]:
+def start_sender(config: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.send_prebuilt", str(config)],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
     )
 
 
@@ -58,13 +59,15 @@ def wait_for_arrivals(
     raise AssertionError("the sender sent nothing for two minutes")
 
 
-def test_sigkill_five_times_then_every_subscriber_has_one_message(project: Path) -> None:
+def test_sigkill_five_times_then_every_subscriber_has_one_message(
+    project: Path, backend_env: dict[str, str]
+) -> None:
     rng = random.Random(5)  # seeded: a failing kill schedule can be replayed
     handler = FaultyHandler()
     with smtp_server(handler) as server:
         delivery = f"connections = 1\nlease_seconds = {LEASE}\nbatch_size = 20\n"
         config = write_config(project, extra=smtp_extra(server.port, delivery=delivery))
-        settings = load_settings(config, environ={})
+        settings = load_settings(config, environ=backend_env)
         addresses = [f"reader{i}@example.com" for i in range(COUNT)]
         with open_store(settings) as store:
             add_subscribers(store, addresses)
@@ -74,7 +77,7 @@ def test_sigkill_five_times_then_every_subscriber_has_one_message(project: Path)
         kills: list[tuple[int, int]] = []  # (arrivals before the kill, arrivals after it)
         while len(kills) < KILLS:
             before = len(handler.arrivals)
-            proc = start_sender(config)
+            proc = start_sender(config, backend_env)
             if not wait_for_arrivals(handler, before, proc):
                 break  # finished before we could kill it: nothing left to crash
             time.sleep(rng.uniform(0.0, 0.8))
@@ -85,7 +88,7 @@ def test_sigkill_five_times_then_every_subscriber_has_one_message(project: Path)
 
         # Restart until everything is sent; leases of the killed runs expire after LEASE s.
         for _ in range(5):
-            proc = start_sender(config)
+            proc = start_sender(config, backend_env)
             _, err = proc.communicate(timeout=300)
             assert proc.returncode == 0, err.decode()
             with open_store(settings) as store:
