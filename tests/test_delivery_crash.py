@@ -4,8 +4,9 @@ The subprocess is ``send_pending`` as ``publisher send`` runs it, with prebuilt 
 (``tests/send_prebuilt.py``) so that MIME building does not dominate the test's time.
 
 Every subscriber must end with exactly one message at the server, except at most one
-duplicate per kill: the message whose 250 arrived just before the kill, before its commit.
-With one connection there is at most one such message per crash (see publisher/delivery.py).
+duplicate per kill: the message the server took just before the kill, before our commit.
+With one connection there is at most one such message per crash (see publisher/mail/queue.py),
+and it is never a surprise: its row was left ``sending`` and its history says ``interrupted``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def test_sigkill_five_times_then_every_subscriber_has_one_message(
             plan_editions(settings, store)
 
         kills: list[tuple[int, int]] = []  # (arrivals before the kill, arrivals after it)
+        possibly_sent: set[str] = set()  # rows a killed sender left marked `sending`
         while len(kills) < KILLS:
             before = len(handler.arrivals)
             proc = start_sender(config, backend_env)
@@ -84,6 +86,12 @@ def test_sigkill_five_times_then_every_subscriber_has_one_message(
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             kills.append((before, len(handler.arrivals)))
+            with open_store(settings) as store:
+                left = [email for _, email in store.delivery_list(status="sending")]
+            # One connection: at most one new message in flight (an earlier kill's row may
+            # still wait for its lease to expire).
+            assert len(set(left) - possibly_sent) <= 1
+            possibly_sent.update(left)
         assert len(kills) == KILLS, f"only {len(kills)} kills happened mid-send"
 
         # Restart until everything is sent; leases of the killed runs expire after LEASE s.
@@ -106,3 +114,13 @@ def test_sigkill_five_times_then_every_subscriber_has_one_message(
     )
     assert missing == []
     assert sum(n - 1 for n in duplicates.values()) <= KILLS
+    # Every duplicate was reported: its row was left `sending`, and resuming it recorded an
+    # `interrupted` attempt, which `publisher deliveries` lists.
+    assert set(duplicates) <= possibly_sent, (duplicates, possibly_sent)
+    with open_store(settings) as store:
+        history = {
+            email: [outcome for outcome, _ in store.attempts_of(d.id)]
+            for d, email in store.delivery_list(status="sent", limit=COUNT)
+            if email in duplicates
+        }
+    assert all(outcomes[:-1] == ["interrupted"] for outcomes in history.values()), history

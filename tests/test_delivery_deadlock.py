@@ -105,12 +105,16 @@ class CannotRecord:
         return getattr(self.store, name)
 
     def attempt_writer(self, worker: str) -> Any:
+        real = self.store.attempt_writer(worker)
+
         class Broken:
-            def write(self, attempts: Any) -> list[bool]:
-                raise OperationalError("UPDATE deliveries ...", {}, Exception("database is gone"))
+            def write(self, attempts: Any, sending: Any = ()) -> list[bool]:
+                if attempts:  # marking a message as being sent still works
+                    raise OperationalError("UPDATE ...", {}, Exception("database is gone"))
+                return real.write(attempts, sending)
 
             def close(self) -> None:
-                pass
+                real.close()
 
         return Broken()
 
@@ -131,7 +135,7 @@ def test_rows_the_server_accepted_are_not_released_when_their_result_cannot_be_r
             with pytest.raises(OperationalError, match="database is gone"):
                 send_with(settings, CannotRecord(store), PrebuiltMessages())  # type: ignore[arg-type]
             counts = store.delivery_counts()
-            [(kept, email)] = store.delivery_list(status="claimed")
+            [(kept, email)] = store.delivery_list(status="sending")
     assert [a.recipient for a in handler.arrivals] == [email]  # accepted by the server
-    assert counts == {"claimed": 1, "queued": 4}  # resumed after its lease, not sent at once
+    assert counts == {"sending": 1, "queued": 4}  # resumed after its lease, not sent at once
     assert kept.lease_until is not None

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -51,6 +55,41 @@ def is_transient(exc: BaseException) -> bool:
     if state in TRANSIENT_SQLSTATES:
         return True
     return "database is locked" in str(orig)
+
+
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
+# milliseconds (busy_timeout). Our own threads therefore take turns here instead: it costs
+# nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
+_SQLITE_WRITES = threading.Lock()
+TRANSIENT_TRIES = 8  # a deadlock victim runs its transaction again, up to this many times
+T = TypeVar("T")
+
+
+def write_transaction(
+    engine: Engine, work: Callable[[Connection], T], held: Connection | None = None
+) -> T:
+    """Run ``work`` in one write transaction and return what it returns.
+
+    Our threads take turns on SQLite (see ``_SQLITE_WRITES``). ``held`` is a connection the
+    caller keeps open (the group committer's): it saves a pool checkout per commit. A
+    transaction the database rolled back as a deadlock victim or for serialisation
+    (``is_transient``) is run again after a short pause, up to ``TRANSIENT_TRIES`` times.
+    """
+    turn = _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
+    for attempt in range(1, TRANSIENT_TRIES + 1):
+        try:
+            with turn:
+                if held is None:
+                    with engine.begin() as conn:
+                        return work(conn)
+                with held.begin():
+                    return work(held)
+        except DBAPIError as exc:
+            if attempt == TRANSIENT_TRIES or not is_transient(exc):
+                raise
+            log.info("write rolled back (%s), running it again", exc.orig.__class__.__name__)
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:

@@ -1,7 +1,10 @@
 """Queries on deliveries: the queue and the record of every message.
 
-A row moves queued -> claimed (a worker's id and a lease) -> sent | retry | failed |
-suppressed, and later perhaps bounced. Claiming is one atomic ``UPDATE ... RETURNING`` per
+A row moves queued -> claimed (a worker's id and a lease) -> sending (durably marked before
+its message is handed to the server) -> sent | retry | failed | suppressed, and later perhaps
+bounced. A ``sending`` row whose lease expired belonged to a sender that died with the message
+possibly delivered: it is resumed like any expired claim, with an ``interrupted`` attempt in
+its history so the operator can see it may have arrived twice. Claiming is one atomic ``UPDATE ... RETURNING`` per
 kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several
 workers claim at once without waiting on, or taking, each other's rows (SQLite serialises
 writers, so the same statement is already exclusive there). A row whose lease has expired
@@ -16,11 +19,7 @@ retried: the transaction is run again, never turned into an error that releases 
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -39,22 +38,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Delivery
-from .base import is_transient, now_utc
+from .base import now_utc, write_transaction
 from .schema import UTCDateTime, deliveries, delivery_attempts, subscribers
 from .suppression import count_bounce
 
-# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
-# milliseconds (busy_timeout). Our own sending threads therefore take turns here instead: it
-# costs nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
-_SQLITE_WRITES = threading.Lock()
-
-log = logging.getLogger(__name__)
 T = TypeVar("T")
-TRANSIENT_TRIES = 8  # a deadlock victim runs its transaction again, up to this many times
 
 
 @dataclass(frozen=True)
@@ -94,6 +85,29 @@ _RECORD = (
 )
 
 _HISTORY = insert(delivery_attempts)
+_SENDING = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("s_id"),
+        deliveries.c.claimed_by == bindparam("s_worker"),
+        deliveries.c.status == "claimed",
+    )
+    .values(status="sending")
+)
+HELD = ("claimed", "sending")  # the states of a row a worker holds under its lease
+INTERRUPTED = (
+    "the sender stopped after handing this message to the server (or just before): "
+    "it may have been delivered; sent again"
+)
+
+
+def _interrupted(delivery_id: int, when: datetime) -> dict[str, object]:
+    return {
+        "delivery_id": delivery_id,
+        "attempted_at": when,
+        "outcome": "interrupted",
+        "reply": INTERRUPTED,
+    }
 
 
 def delivery_from_row(r: RowMapping) -> Delivery:
@@ -115,35 +129,8 @@ def delivery_from_row(r: RowMapping) -> Delivery:
 class DeliveryQueries:
     engine: Engine
 
-    @contextmanager
-    def _writing(self, held: Connection | None = None) -> Iterator[Connection]:
-        """A write transaction; our threads take turns on SQLite (see ``_SQLITE_WRITES``).
-
-        ``held`` is a connection the caller keeps open (the group committer's): it saves a
-        pool checkout per commit.
-        """
-        turn = _SQLITE_WRITES if self.engine.dialect.name == "sqlite" else nullcontext()
-        with turn:
-            if held is None:
-                with self.engine.begin() as conn:
-                    yield conn
-            else:
-                with held.begin():
-                    yield held
-
     def _write(self, work: Callable[[Connection], T], held: Connection | None = None) -> T:
-        """Run ``work`` in a write transaction, again (after a short pause) if the database
-        rolled it back as a deadlock victim or for serialisation (``base.is_transient``)."""
-        for attempt in range(1, TRANSIENT_TRIES + 1):
-            try:
-                with self._writing(held) as conn:
-                    return work(conn)
-            except DBAPIError as exc:
-                if attempt == TRANSIENT_TRIES or not is_transient(exc):
-                    raise
-                log.info("write rolled back (%s), running it again", exc.orig.__class__.__name__)
-                time.sleep(0.01 * attempt)
-        raise AssertionError("unreachable")
+        return write_transaction(self.engine, work, held)
 
     # -- the queue ------------------------------------------------------------------------
     def claim_deliveries(
@@ -156,17 +143,20 @@ class DeliveryQueries:
         """
         now = now or now_utc()
         lease = now + timedelta(seconds=lease_seconds)
+        expired = deliveries.c.lease_until < now
         kinds: list[ColumnElement[bool]] = [
-            and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
+            and_(deliveries.c.status == "sending", expired),
+            and_(deliveries.c.status == "claimed", expired),
             and_(
                 deliveries.c.status == "retry",
                 or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
             ),
             deliveries.c.status == "queued",
         ]
-        claimed: list[Delivery] = []
-        with self._writing() as conn:
-            for where in kinds:
+
+        def claim(conn: Connection) -> list[Delivery]:
+            claimed: list[Delivery] = []
+            for number, where in enumerate(kinds):
                 if len(claimed) >= limit:
                     break
                 ids = (
@@ -183,9 +173,13 @@ class DeliveryQueries:
                     .values(status="claimed", claimed_by=worker, lease_until=lease)
                     .returning(*deliveries.c)
                 ).mappings()
-                claimed.extend(delivery_from_row(r) for r in rows)
-        claimed.sort(key=lambda d: d.id)
-        return claimed
+                found = [delivery_from_row(r) for r in rows]
+                if number == 0 and found:  # a dead sender's messages in flight
+                    conn.execute(_HISTORY, [_interrupted(d.id, now) for d in found])
+                claimed.extend(found)
+            return sorted(claimed, key=lambda d: d.id)
+
+        return self._write(claim)
 
     def renew_leases(self, worker: str, lease_seconds: float) -> int:
         """Extend the lease on every row ``worker`` still holds (it is alive and working).
@@ -198,7 +192,7 @@ class DeliveryQueries:
         lease = now_utc() + timedelta(seconds=lease_seconds)
         held = (
             select(deliveries.c.id)
-            .where(deliveries.c.claimed_by == worker, deliveries.c.status == "claimed")
+            .where(deliveries.c.claimed_by == worker, deliveries.c.status.in_(HELD))
             .order_by(deliveries.c.id)
             .with_for_update(skip_locked=True, key_share=True)
             .scalar_subquery()
@@ -212,7 +206,7 @@ class DeliveryQueries:
 
     def release_claims(self, worker: str, keep: Collection[int] = ()) -> int:
         """Give back every row ``worker`` holds and did not send: tried ones to retry, others
-        to queued. Rows in ``keep`` stay claimed until their lease runs out: the server may
+        to queued (a ``sending`` row whose message never left is released too). Rows in ``keep`` stay claimed until their lease runs out: the server may
         have accepted them though their outcome could not be recorded, so they are treated
         as after a crash (resumed later), not put straight back in the queue."""
 
@@ -221,7 +215,7 @@ class DeliveryQueries:
             for tried, status in ((False, "queued"), (True, "retry")):
                 attempted = deliveries.c.attempts > 0 if tried else deliveries.c.attempts == 0
                 query = update(deliveries).where(
-                    deliveries.c.claimed_by == worker, deliveries.c.status == "claimed", attempted
+                    deliveries.c.claimed_by == worker, deliveries.c.status.in_(HELD), attempted
                 )
                 if keep:  # at most one row per sending thread
                     query = query.where(deliveries.c.id.not_in(sorted(keep)))
@@ -233,7 +227,11 @@ class DeliveryQueries:
         return self._write(release)
 
     def record_attempts(
-        self, attempts: Sequence[Attempt], worker: str, held: Connection | None = None
+        self,
+        attempts: Sequence[Attempt],
+        worker: str,
+        held: Connection | None = None,
+        sending: Sequence[int] = (),
     ) -> list[bool]:
         """Record several attempts (outcome, history row, hard bounce) in one commit.
 
@@ -241,6 +239,8 @@ class DeliveryQueries:
         progress joins the next one. Rows no longer claimed by ``worker`` are left alone.
         Rows are updated in id order (see the module's note on deadlocks), and a transaction
         the database rolled back as a deadlock victim is run again.
+        ``sending`` rows are marked ``sending`` in the same transaction: the messages their
+        threads hand to the server next, so the mark costs no commit of its own.
         Returns, per attempt, whether its hard bounce suppressed the subscriber.
         """
         order = sorted(range(len(attempts)), key=lambda i: attempts[i].delivery.id)
@@ -271,8 +271,11 @@ class DeliveryQueries:
         ]
 
         def record(conn: Connection) -> list[bool]:
-            conn.execute(_RECORD, rows)
-            conn.execute(_HISTORY, history)
+            if rows:
+                conn.execute(_RECORD, rows)
+                conn.execute(_HISTORY, history)
+            if sending:
+                conn.execute(_SENDING, [{"s_id": i, "s_worker": worker} for i in sorted(sending)])
             return [
                 count_bounce(conn, a.delivery.subscriber_id, a.bounce_threshold)
                 if a.bounce_threshold
@@ -318,7 +321,7 @@ class DeliveryQueries:
                 deliveries.c.status == "retry",
                 or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
             ),
-            and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
+            and_(deliveries.c.status.in_(HELD), deliveries.c.lease_until < now),
         )
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).where(due)).scalar_one())
@@ -361,7 +364,7 @@ class DeliveryQueries:
         """When messages were handed to the server since ``since`` (seeds the rate windows)."""
         query = select(delivery_attempts.c.attempted_at).where(
             delivery_attempts.c.attempted_at >= since,
-            delivery_attempts.c.outcome.in_(["sent", "retry", "failed"]),
+            delivery_attempts.c.outcome.in_(["sent", "retry", "failed", "interrupted"]),
         )
         with self.engine.connect() as conn:
             return [t for (t,) in conn.execute(query)]
@@ -378,10 +381,10 @@ class AttemptWriter:
         self.worker = worker
         self._conn: Connection | None = None
 
-    def write(self, attempts: Sequence[Attempt]) -> list[bool]:
+    def write(self, attempts: Sequence[Attempt], sending: Sequence[int] = ()) -> list[bool]:
         if self._conn is None:
             self._conn = self.store.engine.connect()
-        return self.store.record_attempts(attempts, self.worker, self._conn)
+        return self.store.record_attempts(attempts, self.worker, self._conn, sending)
 
     def close(self) -> None:
         if self._conn is not None:
