@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
+from publisher.config import Settings
+from publisher.feeds.websub import ping_hubs
+from publisher.jobs import open_store
 from publisher.urls import UnsafeURL, hide_password, public_url
 
 from .conftest import cli
+from .feedhelpers import http_server
 
 SITE = "https://news.example.com/"
 
@@ -73,3 +78,15 @@ def test_hide_password_keeps_urls_without_one() -> None:
     assert hide_password("sqlite:///data/publisher.db") == "sqlite:///data/publisher.db"
     assert hide_password("https://hub.example.com/") == "https://hub.example.com/"
     assert "s3cret" not in hide_password("https://ann:s3cret@hub.example.com/publish")
+
+
+def test_hub_password_is_masked_in_ping_failures(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with http_server() as (base, _), open_store(settings) as store:
+        hub = base.replace("http://", "http://ann:HubPassw0rd@") + "/hub"
+        with caplog.at_level(logging.WARNING):
+            report = ping_hubs(store, [hub], ["https://news.example.com/feeds/rss.xml"], 5)
+    assert report.failed and "HubPassw0rd" not in " ".join(report.failed)
+    assert "ann:***@" in report.failed[0]
+    assert "HubPassw0rd" not in caplog.text and "ann:***@" in caplog.text

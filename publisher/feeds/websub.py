@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from ..store.protocols import PingStore
-from ..urls import hide_password
+from ..urls import hide_password, scrub
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ def ping_hubs(
         store.ping_result(ping.id, error)
         if error:
             hub = hide_password(ping.hub)  # a hub URL may carry a login
+            error = scrub(error, ping.hub)
             log.warning("WebSub ping to %s for %s failed: %s (will retry)", hub, ping.topic, error)
             report.failed.append(f"{hub} {ping.topic}: {error}")
         else:
