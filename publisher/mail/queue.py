@@ -16,7 +16,7 @@ reply and before it takes the next one. So:
   the message) to our commit of ``sent``: the server's own processing, its reply, and one
   commit. A crash inside it leaves a row that was delivered but looks unsent, and it is sent
   again: at most one such message per connection per crash, because a thread waits for its
-  commit before it takes its next message;
+  commit before it sends its next message;
 - a stop (SIGTERM, Ctrl-C) lets in-flight messages finish and record, then releases every
   claim this run still holds back to ``queued``/``retry``.
 """
@@ -105,7 +105,7 @@ class GroupCommit:
 
     The first thread to arrive while no commit runs becomes the leader: it commits every
     attempt queued so far in one transaction, then wakes the others; those that arrived during
-    that commit form the next group. A thread never takes its next message before its result
+    that commit form the next group. A thread never sends its next message before its result
     is committed, so the duplicate window stays one message per connection, while the
     database sees one commit per group instead of one per message.
     """

@@ -4,8 +4,9 @@ A row moves queued -> claimed (a worker's id and a lease) -> sending (durably ma
 its message is handed to the server) -> sent | retry | failed | suppressed, and later perhaps
 bounced. A ``sending`` row whose lease expired belonged to a sender that died with the message
 possibly delivered: it is resumed like any expired claim, with an ``interrupted`` attempt in
-its history so the operator can see it may have arrived twice. Claiming is one atomic ``UPDATE ... RETURNING`` per
-kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several
+its history so the operator can see it may have arrived twice.
+
+Claiming is one atomic ``UPDATE ... RETURNING`` per kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several
 workers claim at once without waiting on, or taking, each other's rows (SQLite serialises
 writers, so the same statement is already exclusive there). A row whose lease has expired
 (its worker died) is claimed again as it is, attempts and all: resumed, never re-queued.
@@ -185,7 +186,7 @@ class DeliveryQueries:
         """Extend the lease on every row ``worker`` still holds (it is alive and working).
 
         Rows are locked in id order and locked rows are skipped: a row locked now is being
-        recorded by this worker's group commit (and leaves ``claimed`` with it) or taken over
+        recorded by this worker's group commit (its lease no longer matters) or taken over
         by a sender that found its lease expired. Waiting on it instead, while the commit
         waited on a row locked here, was the deadlock this avoids.
         """
@@ -206,9 +207,12 @@ class DeliveryQueries:
 
     def release_claims(self, worker: str, keep: Collection[int] = ()) -> int:
         """Give back every row ``worker`` holds and did not send: tried ones to retry, others
-        to queued (a ``sending`` row whose message never left is released too). Rows in ``keep`` stay claimed until their lease runs out: the server may
-        have accepted them though their outcome could not be recorded, so they are treated
-        as after a crash (resumed later), not put straight back in the queue."""
+        to queued (a ``sending`` row whose message never left is released too).
+
+        Rows in ``keep`` stay as they are until their lease runs out: the server may have
+        accepted them though their outcome could not be recorded, so they are treated as
+        after a crash (resumed later, reported as interrupted), not put straight back.
+        """
 
         def release(conn: Connection) -> int:
             released = 0
