@@ -75,6 +75,8 @@ def _connection(scheme: str, host: str, port: int, ip: str, timeout: float) -> A
     ) -> socket.socket:
         return socket.create_connection((ip, address[1]), timeout, source)
 
+    # http.client opens its socket through this attribute (HTTPS then wraps that socket for
+    # ``host``, so certificates are still checked against the name): the one place to pin.
     conn._create_connection = connect_pinned  # type: ignore[attr-defined]
     return conn
 
