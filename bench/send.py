@@ -163,7 +163,9 @@ def bench_transport(port: int, connections: int, count: int) -> float:
     done = [0]
     lock = threading.Lock()
 
-    def handle(_item: int, _m: OutgoingMessage, reply: str | None, failure: object) -> None:
+    def handle(
+        _item: int, _m: OutgoingMessage, reply: str | None, failure: object, _next: object
+    ) -> None:
         assert failure is None, failure
         with lock:
             done[0] += 1

@@ -1,8 +1,10 @@
 """Run every source, clean what it yields, and store it.
 
 Normalisation happens here, once, so feeds and digests can trust what the store hands them:
-titles and names become plain text, HTML is sanitised, and an article that repeats one already
-stored under another key (same link) is reported instead of syndicated twice.
+titles and names become plain text, HTML is sanitised, links and lead images must be http(s)
+URLs (``urls.public_url``; sources check them first and name the line, this is the gate for
+every source), and an article that repeats one already stored under another key (same link) is
+reported instead of syndicated twice.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .models import Article, Unchanged
 from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
 from .sources import Source
 from .store.protocols import ArticleWriter
+from .urls import UnsafeURL, public_url
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,20 @@ class CollectReport:
         return self.added + self.updated + self.unchanged + self.duplicates
 
 
+def _checked(article: Article, name: str, value: str) -> str:
+    try:
+        return public_url(strip_illegal_xml(value))
+    except UnsafeURL as exc:
+        raise ArticleError(article.key, None, f"{name} {exc}") from None
+
+
 def normalise(article: Article) -> Article:
-    """Plain-text fields without markup or control characters; sanitised HTML content."""
+    """Plain-text fields without markup or control characters; sanitised HTML content.
+
+    Raises ArticleError when the link or lead image is not a publishable http(s) URL.
+    """
+    link = _checked(article, "the link", article.link)
+    image = _checked(article, "the image URL", article.image_url) if article.image_url else ""
     cleaned = replace(
         article,
         title=plain_text(article.title),
@@ -48,9 +63,9 @@ def normalise(article: Article) -> Article:
         tags=[plain_text(t) for t in article.tags if plain_text(t)],
         image_alt=plain_text(article.image_alt),
         image_credit=plain_text(article.image_credit),
-        link=strip_illegal_xml(article.link).strip(),
-        image_url=strip_illegal_xml(article.image_url).strip(),
-        content_html=absolute_urls(clean_html(article.content_html), article.link),
+        link=link,
+        image_url=image,
+        content_html=absolute_urls(clean_html(article.content_html), link),
     )
     cleaned.content_hash = cleaned.compute_hash()
     return cleaned
@@ -96,7 +111,12 @@ def collect(sources: list[Source], store: ArticleWriter, domain: str) -> Collect
                 log.warning("skipped %s", item)
                 report.errors.append(item)
                 continue
-            article = normalise(item)
+            try:
+                article = normalise(item)
+            except ArticleError as exc:
+                log.warning("skipped %s", exc)
+                report.errors.append(exc)
+                continue
             if not article.title:
                 report.errors.append(ArticleError(article.key, None, "the headline is empty"))
                 continue

@@ -166,6 +166,9 @@ class FeedsConfig(_Section):
     media_dir: ConfigPath | None = None
     fetch_media: bool = True
     media_timeout: float = Field(default=5.0, gt=0)
+    # HEAD requests for lead images may go to loopback and private addresses (never to
+    # link-local ones such as the cloud metadata service): only for a media server on the LAN.
+    media_allow_private: bool = False
 
 
 class DigestConfig(_Section):

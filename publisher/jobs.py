@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from .collect import CollectReport, collect
 from .config import Settings
-from .digest.archive import write_archive
+from .digest.archive import ArchiveReport, write_archive
 from .digest.compose import DigestComposer, make_renderer
 from .digest.plan import PlannedEdition, plan_editions
 from .digest.schedule import postpone_late
@@ -28,7 +28,6 @@ from .feeds import FeedReport, write_feeds
 from .mail.bounces import BounceReport, process_bounces
 from .mail.queue import Progress, SendReport, send_pending
 from .mail.transports import make_transport_factory, transport_kind
-from .models import Edition
 from .readers.inbox import mailto_unsubscribes
 from .readers.notices import MailBuilder
 from .sources import build_sources
@@ -100,7 +99,8 @@ def run_feeds(settings: Settings, store: Store) -> FeedReport:
 def run_plan(
     settings: Settings, store: Store, now: datetime | None = None, *, dry_run: bool = False
 ) -> list[PlannedEdition]:
-    """Queue every due subscriber's digest, then archive the editions just queued."""
+    """Queue every due subscriber's digest, then archive: the editions just queued and any
+    whose page an earlier run failed to write."""
     if dry_run:
         return plan_editions(settings, store, now or datetime.now(UTC), dry_run=True)
     with recorded(store, "digest") as summary:
@@ -110,19 +110,18 @@ def run_plan(
         queued = sum(len(p.subscriber_ids) for p in planned)
         editions = f"{len(planned):,} edition{'' if len(planned) == 1 else 's'}"
         summary.append(f"{editions}, {queued:,} deliveries queued")
-    created = [p.edition for p in planned if p.edition is not None]
-    if created:
-        run_archive(settings, store, created)
+    run_archive(settings, store)
     return planned
 
 
-def run_archive(settings: Settings, store: Store, editions: list[Edition]) -> None:
-    """Write the editions' archive pages, index and feeds; a failure is logged, not raised:
-    the queued deliveries stand, and the next archive run writes the index again."""
+def run_archive(settings: Settings, store: Store) -> ArchiveReport:
+    """Write every missing archive page, the index and feeds (idempotent). A failure is logged,
+    not raised: the queued deliveries stand, and the next run writes what is still missing."""
     try:
-        write_archive(settings, store, make_renderer(settings), editions)
+        return write_archive(settings, store, make_renderer(settings))
     except (PublisherError, OSError) as exc:
-        log.warning("archive not updated: %s", exc)
+        log.warning("archive not updated: %s (tried again next run)", exc)
+        return ArchiveReport(failed=[str(exc)])
 
 
 def run_digest(

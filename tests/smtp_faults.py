@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
@@ -130,6 +131,15 @@ def add_subscribers(store: Store, addresses: Iterable[str], last_article_id: int
     ]
     with store.engine.begin() as conn:
         conn.execute(insert(subscribers), rows)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_env(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that puts a test's database on SQLite (the config's file) or on a
+    fresh PostgreSQL database: delivery tests run on both, as CI runs them."""
+    if request.param == "sqlite":
+        return {}
+    return {"PUBLISHER_DATABASE_URL": request.getfixturevalue("pg_url")}
 
 
 def smtp_extra(port: int, *, delivery: str = "", smtp: str = "") -> str:

@@ -15,7 +15,16 @@ from publisher.mail.queue import SendReport
 from publisher.store import Store
 
 from .conftest import subscriber_state, write_config
-from .smtp_faults import FaultyHandler, add_subscribers, send_with, smtp_extra, smtp_server
+from .smtp_faults import (
+    FaultyHandler,
+    add_subscribers,
+    backend_env,
+    send_with,
+    smtp_extra,
+    smtp_server,
+)
+
+__all__ = ["backend_env"]  # the fixture: every test here runs on SQLite and on PostgreSQL
 
 COUNT = 250
 
@@ -59,13 +68,16 @@ def add_article(project: Path, name: str) -> None:
 
 
 @pytest.mark.slow
-def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) -> None:
+def test_faults_every_deliverable_message_arrives_exactly_once(
+    project: Path, backend_env: dict[str, str]
+) -> None:
     handler = FaultyHandler(
         p_rcpt=0.20, p_data=0.20, p_drop=0.03, refuse=lambda a: a.startswith("bad"), seed=5
     )
     with smtp_server(handler) as server:
         settings = load_settings(
-            write_config(project, extra=smtp_extra(server.port, delivery=DELIVERY)), environ={}
+            write_config(project, extra=smtp_extra(server.port, delivery=DELIVERY)),
+            environ=backend_env,
         )
         with open_store(settings) as store:
             add_subscribers(store, (address(i) for i in range(COUNT)))
@@ -115,11 +127,14 @@ def test_faults_every_deliverable_message_arrives_exactly_once(project: Path) ->
             assert len(planned.subscriber_ids) == len(GOOD)
 
 
-def test_queued_mail_to_a_suppressed_subscriber_is_not_sent(project: Path) -> None:
+def test_queued_mail_to_a_suppressed_subscriber_is_not_sent(
+    project: Path, backend_env: dict[str, str]
+) -> None:
     handler = FaultyHandler()
     with smtp_server(handler) as server:
         settings = load_settings(
-            write_config(project, extra=smtp_extra(server.port, delivery=DELIVERY)), environ={}
+            write_config(project, extra=smtp_extra(server.port, delivery=DELIVERY)),
+            environ=backend_env,
         )
         with open_store(settings) as store:
             add_subscribers(store, ["ann@example.com", "bob@example.com", "not an address"])

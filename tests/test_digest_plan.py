@@ -234,8 +234,9 @@ def test_a_planner_that_lost_a_race_writes_nothing(settings: Settings) -> None:
         run_collect(settings, store)
         due = datetime(2024, 9, 21, 2, 0, tzinfo=UTC)
         stale = CursorMove(
-            sub.id, old_cursor=sub.last_article_id + 99, new_cursor=6, next_due_at=due
-        )
+            sub.id, old_cursor=sub.last_article_id + 99, new_cursor=6, next_due_at=due,
+            old_due_at=None,
+        )  # fmt: skip
         with pytest.raises(StoreError, match="another planner"):
             store.queue_editions(due, [NewEdition("digest", "v", [1, 2], [sub.id])], [stale])
         assert store.list_editions() == [] and store.delivery_counts() == {}

@@ -114,7 +114,9 @@ def test_enclosure_size_learnt_over_http_and_cached(project: Path) -> None:
             encoding="utf-8",
         )
         config = write_config(project, extra="")
-        text = config.read_text().replace("fetch_media = false", "fetch_media = true")
+        text = config.read_text().replace(
+            "fetch_media = false", "fetch_media = true\nmedia_allow_private = true"
+        )
         config.write_text(text)
         settings = load_settings(config, environ={})
         build(settings)

@@ -134,7 +134,7 @@ def test_markdown_with_yaml_front_matter() -> None:
         ('+++\ntitle = "x\n+++\nbody\n', 2, "toml"),
         ("---\ndate: 2024-01-01\n---\nbody\n", 1, "title"),
         ("---\ntitle: x\n---\nbody\n", 1, "date"),
-        ("---\ntitle: x\ndate: yesterday\n---\nbody\n", 1, "not a date"),
+        ("---\ntitle: x\ndate: yesterday\n---\nbody\n", 3, "not a date"),
     ],
 )
 def test_markdown_errors(text: str, line: int, words: str) -> None:

@@ -21,7 +21,7 @@ from ..store import Store
 from .app import main
 from .common import config_options, exit_if_incomplete, with_settings
 
-STATUSES = ["queued", "claimed", "sent", "retry", "failed", "suppressed", "bounced"]
+STATUSES = ["queued", "claimed", "sending", "sent", "retry", "failed", "suppressed", "bounced"]
 
 
 @contextmanager

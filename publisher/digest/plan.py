@@ -57,6 +57,10 @@ def plan_editions(
 ) -> list[PlannedEdition]:
     """Queue the digest of every subscriber who is due at ``now``; return what was planned.
 
+    Several planners may run at once (a daemon per machine, a hand-run ``digest plan``): each
+    move is compare-and-set on the cursor and due time it read, so the one that loses the race
+    writes nothing at all (``StoreError``), not even a second "nothing new" note.
+
     A subscriber never scheduled (new) is due at once. A due subscriber with nothing new gets
     no email (``[digest] when_empty = "skip"``) or a short note (``"note"``); either way their
     cursor and next due time move on. Archiving the new editions is the caller's next step
@@ -98,7 +102,7 @@ def plan_editions(
                 variants[key] = NewEdition(kind, variant_name(window, chosen), chosen)
             variants[key].subscriber_ids.extend(s.id for s in members)
         for s in members:
-            moves.append(CursorMove(s.id, cursor, new_cursor, due_after(s)))
+            moves.append(CursorMove(s.id, cursor, new_cursor, due_after(s), s.next_due_at))
 
     new = sorted(variants.values(), key=lambda v: (v.kind, v.variant))
     if dry_run:

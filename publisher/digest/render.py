@@ -26,6 +26,7 @@ from ..errors import RenderError
 from ..models import Article, Edition
 from ..resources import templates
 from ..store.protocols import ArticleReader
+from ..urls import publishable
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,17 @@ def web_url(edition: Edition, settings: Settings) -> str:
 
 
 def digest_context(settings: Settings, store: ArticleReader, edition: Edition) -> DigestContext:
-    """What the templates need about an edition, the same for every recipient."""
+    """What the templates need about an edition, the same for every recipient.
+
+    Article links and images pass ``urls.publishable``: digests and archive pages show them.
+    """
+    home = settings.site.url + "/"
     return DigestContext(
         site_name=settings.site.name,
         site_url=settings.site.url,
         tz=settings.site.tz,
         cut_at=edition.cut_at,
-        articles=store.articles_by_ids(edition.article_ids),
+        articles=[publishable(a, home) for a in store.articles_by_ids(edition.article_ids)],
         web_url=web_url(edition, settings),
         archive_url=settings.archive_url + "/",
     )

@@ -20,6 +20,7 @@ from ..config import Settings
 from ..errors import FeedError
 from ..models import Article
 from ..store.protocols import FeedStore
+from ..urls import publishable
 from .jsonfeed import build_json
 from .media import resolve_enclosures
 from .model import FILENAMES, Enclosure, FeedDoc, FeedItem, Site, item_html
@@ -58,10 +59,12 @@ def _subtitle(site: Site, doc: PlannedDoc) -> str:
 
 
 def _items(articles: list[Article], enclosures: dict[str, Enclosure], site: Site) -> list[FeedItem]:
+    """Feed items; every link and image passes ``urls.publishable`` on its way into a feed."""
     emails = site.settings.feeds.author_emails
+    safe = [publishable(a, site.url + "/") for a in articles]
     return [
         FeedItem(a, item_html(a), enclosures.get(a.image_url), emails.get(a.author, ""))
-        for a in articles
+        for a in safe
     ]
 
 

@@ -1,24 +1,27 @@
 """Learn the size and type of lead images, because an RSS enclosure must state both.
 
 A file under ``[feeds] media_dir`` (the folder the site serves its media from) is measured on
-disk; any other URL gets one HTTP HEAD request, whose answer is cached in the database (a failed
-lookup is retried after a day). An image whose size cannot be learnt gets no enclosure rather
-than a wrong one; the image still appears in the item's HTML and in JSON Feed's ``image``.
+disk, if its real path (links followed) stays inside that folder; any other URL gets one HTTP
+HEAD request (``fetch.py``: never to an internal address), whose answer is cached in the
+database (a failed or refused lookup is retried after a day). An image whose size cannot be
+learnt gets no enclosure rather than a wrong one; the image still appears in the item's HTML
+and in JSON Feed's ``image``.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import mimetypes
 import os
-import urllib.error
-import urllib.request
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from ..config import Settings
 from ..store.base import now_utc
 from ..store.protocols import MediaStore
+from .fetch import Refused, head
 from .model import Enclosure
 
 log = logging.getLogger(__name__)
@@ -29,28 +32,30 @@ def _guess_mime(url: str) -> str:
     return mimetypes.guess_type(urlsplit(url).path)[0] or ""
 
 
-def _local_size(url: str, site_url: str, root: str | None) -> int | None:
-    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one."""
+def _local_size(url: str, site_url: str, root: Path | None) -> int | None:
+    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one.
+
+    "../" in the URL and symbolic links pointing out of the folder both resolve to a real path
+    outside ``root`` (already resolved), and such a file is not measured: its size would tell
+    the world something about a file the site does not serve.
+    """
     if root is None or not url.startswith(site_url):
         return None
     relative = unquote(urlsplit(url[len(site_url) :]).path).lstrip("/")
-    candidate = os.path.normpath(os.path.join(root, relative))
-    if not candidate.startswith(root + os.sep):
-        return None  # "../" must not reach outside the media folder
+    real = Path(os.path.realpath(root / relative))
+    if not real.is_relative_to(root) or real == root:
+        return None
     try:
-        return os.stat(candidate).st_size
+        return real.stat().st_size
     except OSError:
         return None
 
 
-def _head(url: str, timeout: float) -> tuple[int | None, str]:
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "publisher"})
+def _head(url: str, settings: Settings) -> tuple[int | None, str]:
+    conf = settings.feeds
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            mime = (response.headers.get("Content-Type") or "").split(";")[0].strip()
-            return (int(length) if length and length.isdigit() else None), mime
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return head(url, conf.media_timeout, conf.media_allow_private)
+    except (Refused, OSError, ValueError, http.client.HTTPException) as exc:
         log.warning("cannot learn the size of %s: %s", url, exc)
         return None, ""
 
@@ -61,7 +66,7 @@ def resolve_enclosures(
     """Enclosures for the image URLs whose size and type are known (or learnt now)."""
     found: dict[str, Enclosure] = {}
     media_dir = settings.feeds.media_dir
-    root = str(settings.path(media_dir).resolve()) if media_dir is not None else None
+    root = settings.path(media_dir).resolve() if media_dir is not None else None
     site_url = settings.site.url + "/"
     remote = []
     for url in sorted(urls):
@@ -78,7 +83,7 @@ def resolve_enclosures(
         if info is None or (info.length is None and now - info.checked_at > RETRY_AFTER):
             if not settings.feeds.fetch_media:
                 continue
-            length, mime = _head(url, settings.feeds.media_timeout)
+            length, mime = _head(url, settings)
             mime = mime if mime.startswith(("image/", "video/", "audio/")) else _guess_mime(url)
             store.save_media_info(url, length, mime)
         else:

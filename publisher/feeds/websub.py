@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from ..store.protocols import PingStore
+from ..urls import hide_password, scrub
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +57,10 @@ def ping_hubs(
         error = publish(ping.hub, ping.topic, timeout)
         store.ping_result(ping.id, error)
         if error:
-            log.warning(
-                "WebSub ping to %s for %s failed: %s (will retry)", ping.hub, ping.topic, error
-            )
-            report.failed.append(f"{ping.hub} {ping.topic}: {error}")
+            hub = hide_password(ping.hub)  # a hub URL may carry a login
+            error = scrub(error, ping.hub)
+            log.warning("WebSub ping to %s for %s failed: %s (will retry)", hub, ping.topic, error)
+            report.failed.append(f"{hub} {ping.topic}: {error}")
         else:
             report.sent += 1
     return report

@@ -8,6 +8,12 @@ message: a crash can then leave at most one accepted-but-unrecorded message per 
 
 Stopping (``stop`` set) lets every thread finish the message it is sending, then exit; items
 still queued are simply never sent, and the caller releases their claims.
+
+``starting`` and the last argument of ``handle`` let the caller record, durably and before a
+message leaves, that it is about to be sent: a thread takes its next item from the queue
+*before* handing over the result of the current one, so the caller can mark the next item in
+the same commit as the current result (no commit of its own). Only an item that had nothing to
+ride with (a thread's first, or one taken after the queue ran dry) goes to ``starting`` alone.
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ from .transports import SendFailure, Transport
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Handler = Callable[[T, OutgoingMessage, str | None, SendFailure | None], None]
+# (item, message, reply, failure, the item this thread sends next or None)
+Handler = Callable[[T, OutgoingMessage, str | None, SendFailure | None, T | None], None]
+Pair = tuple[T, OutgoingMessage]
 
 
 class SenderPool(Generic[T]):
@@ -38,10 +46,12 @@ class SenderPool(Generic[T]):
         limiter: RateLimiter,
         handle: Handler[T],
         stop: threading.Event,
+        starting: Callable[[T], None] | None = None,
     ) -> None:
         self.factory = factory
         self.limiter = limiter
         self.handle = handle
+        self.starting = starting
         self.stop = stop
         self.error: BaseException | None = None
         self._queue: queue.Queue[tuple[T, OutgoingMessage]] = queue.Queue(maxsize=connections * 4)
@@ -71,16 +81,31 @@ class SenderPool(Generic[T]):
         for thread in self._threads:
             thread.join()
 
+    def _take(self, wait: bool) -> Pair[T] | None:
+        """The next queued pair; None when there is none (at once unless ``wait``), when the
+        queue is empty and closing, or when stopping."""
+        while not self.stop.is_set():
+            try:
+                return self._queue.get(timeout=0.1) if wait else self._queue.get_nowait()
+            except queue.Empty:
+                if not wait or self._closing.is_set():
+                    return None
+        return None
+
     def _work(self) -> None:
         transport: Transport | None = None
+        following: Pair[T] | None = None  # taken already, and marked with the last result
         try:
             while not self.stop.is_set():
-                try:
-                    item, message = self._queue.get(timeout=0.1)
-                except queue.Empty:
-                    if self._closing.is_set():
+                if following is None:
+                    current = self._take(wait=True)
+                    if current is None:
                         return
-                    continue
+                    if self.starting is not None:
+                        self.starting(current[0])
+                else:
+                    current, following = following, None
+                item, message = current
                 if not self.limiter.acquire(self.stop):
                     return  # stopping: this one stays claimed until the caller releases it
                 try:
@@ -93,7 +118,8 @@ class SenderPool(Generic[T]):
                         reply, failure = None, exc
                 finally:
                     self.limiter.release()  # the server has answered (or never will)
-                self.handle(item, message, reply, failure)
+                following = self._take(wait=False)
+                self.handle(item, message, reply, failure, following[0] if following else None)
         except BaseException as exc:  # a broken transport or database stops the whole run
             log.error("sending thread stopped: %s", exc)
             if self.error is None:

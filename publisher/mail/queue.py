@@ -6,12 +6,17 @@ rows under a lease (renewed while the run is alive), has each message built by t
 ``SenderPool``; every sending thread commits the outcome of a message right after the server's
 reply and before it takes the next one. So:
 
-- a crash loses nothing: rows it held are still ``claimed`` and are resumed, as they are,
-  once their lease expires;
-- the one duplicate window is between the server's final 250 and our commit of ``sent``
-  (one commit, about a millisecond on SQLite). A crash inside it leaves a row that was
-  delivered but looks unsent, and it is sent again: at most one such message per connection
-  per crash, because a thread waits for its commit before it takes its next message;
+- a crash loses nothing: rows it held are still ``claimed`` (or ``sending``) and are
+  resumed, as they are, once their lease expires;
+- a row is durably marked ``sending`` before its message leaves (in the commit of the
+  thread's previous result, so it costs no commit of its own): after a crash, the rows left
+  ``sending`` are exactly those that may have been delivered, and resuming them records an
+  ``interrupted`` attempt that ``publisher deliveries`` shows;
+- the one duplicate window runs from the final "." of DATA (from then on the server may keep
+  the message) to our commit of ``sent``: the server's own processing, its reply, and one
+  commit. A crash inside it leaves a row that was delivered but looks unsent, and it is sent
+  again: at most one such message per connection per crash, because a thread waits for its
+  commit before it sends its next message;
 - a stop (SIGTERM, Ctrl-C) lets in-flight messages finish and record, then releases every
   claim this run still holds back to ``queued``/``retry``.
 """
@@ -105,7 +110,7 @@ class GroupCommit:
 
     The first thread to arrive while no commit runs becomes the leader: it commits every
     attempt queued so far in one transaction, then wakes the others; those that arrived during
-    that commit form the next group. A thread never takes its next message before its result
+    that commit form the next group. A thread never sends its next message before its result
     is committed, so the duplicate window stays one message per connection, while the
     database sees one commit per group instead of one per message.
     """
@@ -117,14 +122,36 @@ class GroupCommit:
         self._committing = False
         self.commits = 0  # how many transactions recorded how many attempts: the grouping
         self.recorded = 0
+        # Attempts whose commit failed for good (the store already retried deadlocks): the
+        # server may have accepted them, so they must not be released back to the queue.
+        self.unrecorded: list[Attempt] = []
         self._writer = store.attempt_writer(worker)  # used by one leader at a time
 
     def close(self) -> None:
         self._writer.close()
 
-    def record(self, attempt: Attempt) -> bool:
-        """Commit ``attempt`` (with whoever else is waiting); True if it suppressed someone."""
-        mine = _Waiting(attempt)
+    def record_leftovers(self) -> set[int]:
+        """Try once more to record what failed to commit; return the ids still unrecorded.
+
+        Called when the run ends, before claims are released: rows left unrecorded stay
+        claimed and are resumed when their lease expires, as after a crash.
+        """
+        if not self.unrecorded:
+            return set()
+        try:
+            self._writer.write(self.unrecorded)
+        except Exception as exc:
+            log.error("could not record %d attempts: %s", len(self.unrecorded), exc)
+            return {a.delivery.id for a in self.unrecorded}
+        finally:
+            self._writer.close()
+        self.unrecorded = []
+        return set()
+
+    def record(self, attempt: Attempt | None, sending: Delivery | None = None) -> bool:
+        """Commit ``attempt`` and/or mark ``sending`` (with whoever else is waiting); True if
+        the attempt's hard bounce suppressed someone."""
+        mine = _Waiting(attempt, sending)
         with self._cond:
             self._pending.append(mine)
             while not mine.done and self._committing:
@@ -135,12 +162,18 @@ class GroupCommit:
             group, self._pending = self._pending, []
             self.commits += 1
             self.recorded += len(group)
+        with_attempts = [w for w in group if w.attempt is not None]
         try:
-            results = self._writer.write([w.attempt for w in group])
-            for waiting, result in zip(group, results, strict=True):
+            results = self._writer.write(
+                [w.attempt for w in with_attempts if w.attempt is not None],
+                [w.sending.id for w in group if w.sending is not None],
+            )
+            for waiting, result in zip(with_attempts, results, strict=True):
                 waiting.suppressed = result
         except BaseException as exc:
             self._writer.close()  # a connection in an unknown state is not reused
+            with self._cond:
+                self.unrecorded += [w.attempt for w in with_attempts if w.attempt is not None]
             for waiting in group:
                 waiting.error = exc
         finally:
@@ -154,7 +187,8 @@ class GroupCommit:
 
 @dataclass
 class _Waiting:
-    attempt: Attempt
+    attempt: Attempt | None
+    sending: Delivery | None = None
     done: bool = False
     suppressed: bool = False
     error: BaseException | None = None
@@ -177,16 +211,23 @@ class _Recorder:
         self.report = SendReport()
         self.lock = threading.Lock()
 
+    def starting(self, delivery: Delivery) -> None:
+        """Mark ``delivery`` as being sent, alone (there was no result to ride with)."""
+        self.commits.record(None, delivery)
+
     def handle(
         self,
         delivery: Delivery,
         message: OutgoingMessage,
         reply: str | None,
         failure: SendFailure | None,
+        following: Delivery | None = None,
     ) -> None:
+        """Record one result, and mark ``following`` (the thread's next message) as sending
+        in the same commit."""
         mid = message.message_id
         if failure is None:
-            self.commits.record(Attempt(delivery, "sent", reply or "", mid))
+            self.commits.record(Attempt(delivery, "sent", reply or "", mid), following)
             self._count("sent")
             return
         attempts = delivery.attempts + 1
@@ -197,13 +238,13 @@ class _Recorder:
             hard = failure.bounce and failure.permanent
             threshold = self.conf.suppress_after_bounces if hard else 0
             suppressed = self.commits.record(
-                Attempt(delivery, "failed", why, mid, bounce_threshold=threshold)
+                Attempt(delivery, "failed", why, mid, bounce_threshold=threshold), following
             )
             self._count("failed", f"{message.recipient}: {why}", suppressed, message.recipient)
             return
         wait = backoff(self.conf, attempts)
         later = datetime.now(UTC) + timedelta(seconds=wait)
-        self.commits.record(Attempt(delivery, "retry", failure.reply, mid, later))
+        self.commits.record(Attempt(delivery, "retry", failure.reply, mid, later), following)
         self._count("retry", f"{message.recipient}: {failure.reply} (retry in {wait:.0f} s)")
 
     def skip(self, delivery: Delivery, outcome: str, reason: str, recipient: str) -> None:
@@ -285,7 +326,12 @@ def send_pending(
     worker = worker or make_worker_id()
     recorder = _Recorder(store, conf, worker, progress)
     pool: SenderPool[Delivery] = SenderPool(
-        transport.factory, transport.connections, make_limiter(conf, store), recorder.handle, stop
+        transport.factory,
+        transport.connections,
+        make_limiter(conf, store),
+        recorder.handle,
+        stop,
+        starting=recorder.starting,
     )
     keeper = LeaseKeeper(store, worker, conf.lease_seconds, stop)
     editions: dict[int, Edition] = {}
@@ -322,12 +368,19 @@ def send_pending(
                 pool.put(delivery, message)
     finally:
         pool.close()
+        keep = recorder.commits.record_leftovers()
         recorder.commits.close()
         keeper.done.set()
         keeper.join()
-        released = store.release_claims(worker)
+        released = store.release_claims(worker, keep)
         if released:
             log.info("released %d claimed deliveries back to the queue", released)
+        if keep:
+            log.error(
+                "%d deliveries may have been sent but could not be recorded; they stay "
+                "claimed and are resumed when their lease expires",
+                len(keep),
+            )
     group = recorder.commits
     log.debug("recorded %d attempts in %d commits", group.recorded, group.commits)
     recorder.report.interrupted = stop.is_set() and pool.error is None and keeper.error is None

@@ -88,10 +88,17 @@ class MaildirTransport:
             ) from exc
 
     def send(self, message: OutgoingMessage) -> str:
+        """Store one message. Any OSError is the outbox's, not the message's (permissions, a
+        full disk, a missing folder): it stops the run (``TransportFatal``) so the rows stay
+        queued, instead of spending every row's attempts on it and recording them failed."""
         try:
             key = self.box.add(message.data)
         except OSError as exc:
-            raise SendFailure(f"cannot write to {self.path}: {exc.strerror}") from exc
+            raise TransportFatal(
+                f"cannot write to the outbox {self.path}: {exc.strerror or exc}",
+                "make [digest] outbox writable by the user running publisher (or free disk "
+                "space), then run `publisher send` again; nothing was marked failed",
+            ) from exc
         return f"250 stored as {key}"
 
     def close(self) -> None:

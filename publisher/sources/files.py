@@ -2,12 +2,17 @@
 
 Each file's identity is ``<source name>:<path relative to the folder>``, so renaming the folder
 or moving the site does not duplicate articles, and an edited file updates its article.
+
+A file is read only if its real path (every symbolic link followed) stays inside the folder:
+a link to ``/etc/passwd`` or to another project's drafts is refused without being opened, and
+the refusal names the link, not its target.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -21,7 +26,7 @@ log = logging.getLogger(__name__)
 
 PARSERS = {".txt": parse_scraped, ".md": parse_markdown, ".markdown": parse_markdown}
 # Part of every source digest: bump when parsing changes so every file is read again once.
-PARSER_VERSION = b"files-1"
+PARSER_VERSION = b"files-2"
 
 
 class FilesystemSource:
@@ -40,7 +45,11 @@ class FilesystemSource:
         return h.hexdigest()
 
     def items(self, known: Mapping[str, str]) -> Iterator[SourceItem]:
-        if not self.root.is_dir():
+        try:
+            root = self.root.resolve(strict=True)
+        except (OSError, RuntimeError):
+            root = None
+        if root is None or not root.is_dir():
             yield ArticleError(
                 str(self.root), None, "source folder does not exist",
                 f"create it or fix `path` of source {self.name!r} in config.toml",
@@ -52,9 +61,16 @@ class FilesystemSource:
                 continue
             key = f"{self.name}:{path.relative_to(self.root).as_posix()}"
             try:
-                data = path.read_bytes()
+                data = read_inside(path, root)
             except OSError as exc:
                 yield ArticleError(str(path), None, f"cannot read: {exc.strerror}")
+                continue
+            except OutsideFolder:
+                yield ArticleError(
+                    str(path), None,
+                    "is a symbolic link to a file outside the source folder; not read",
+                    "put the file itself in the folder, or remove the link",
+                )  # fmt: skip
                 continue
             digest = self._digest(data)
             if known.get(key) == digest:
@@ -80,3 +96,30 @@ class FilesystemSource:
                 continue
             article.source_hash = digest
             yield article
+
+
+class OutsideFolder(Exception):
+    """A path whose real location (links followed) is not inside the folder it was found in."""
+
+
+def inside(path: Path, root: Path) -> Path:
+    """The real path of ``path`` if it lies inside ``root`` (already resolved); else raise."""
+    try:
+        real = path.resolve(strict=True)
+    except RuntimeError:  # a loop of links
+        raise OutsideFolder(path) from None
+    if not real.is_relative_to(root):
+        raise OutsideFolder(path)
+    return real
+
+
+def read_inside(path: Path, root: Path) -> bytes:
+    """The bytes of ``path`` if it lies inside ``root``; OutsideFolder if it does not.
+
+    The resolved path is opened with O_NOFOLLOW, so a link swapped in for the last component
+    after the check is not followed either.
+    """
+    real = inside(path, root)
+    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

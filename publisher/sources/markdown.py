@@ -2,16 +2,19 @@
 
 Front matter keys: ``title`` and ``date`` are required; ``author``, ``section``, ``summary``,
 ``image``, ``image_alt``, ``image_credit``, ``tags``, ``highlights``, ``slug``, ``link`` and
-``updated`` are optional. Dates without a zone are the site's local time.
+``updated`` are optional. Dates without a zone are the site's local time. ``link`` and
+``image`` may be relative to the site; anything but an http(s) URL is refused, naming the line.
+Errors name the file and line and never quote the file's content (it may not be an article
+at all).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import tomllib
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import markdown as md
@@ -20,6 +23,7 @@ import yaml
 from ..errors import ArticleError
 from ..models import Article
 from ..slugs import slugify
+from ..urls import UnsafeURL, public_url
 from .text import article_link, localize
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,11 @@ KNOWN_KEYS = {
 
 
 def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
-    """Return (front matter, body, line number where the body starts)."""
+    """Return (front matter, body, line number where the body starts).
+
+    Parser errors are reported by line and column only: PyYAML's own message quotes the
+    offending text, and the file may not be what it claims to be.
+    """
     lines = text.lstrip("\ufeff").replace("\r\n", "\n").split("\n")
     fence = lines[0].strip() if lines else ""
     if fence not in ("+++", "---"):
@@ -54,7 +62,9 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
-        raise ArticleError(path, line, f"front matter is not valid YAML: {exc}") from exc
+        problem = getattr(exc, "problem", None) or "cannot be parsed"
+        where = f" (column {mark.column + 1})" if mark is not None else ""
+        raise ArticleError(path, line, f"front matter is not valid YAML: {problem}{where}") from exc
     if not isinstance(data, dict):
         raise ArticleError(path, 2, "front matter must be a table of keys and values")
     return data, "\n".join(lines[end + 1 :]), end + 2
@@ -70,7 +80,18 @@ def _text_list(value: Any, key: str, path: str) -> list[str]:
     raise ArticleError(path, 1, f"`{key}` must be a list of strings")
 
 
-def _when(value: Any, key: str, path: str, tz: ZoneInfo) -> datetime:
+def key_line(text: str, key: str) -> int:
+    """The file line where front matter ``key`` is set (1 if it cannot be found)."""
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[:=]""")
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        if number > 1 and line.strip() in ("+++", "---"):
+            break
+        if pattern.match(line):
+            return number
+    return 1
+
+
+def _when(value: Any, key: str, path: str, tz: ZoneInfo, text: str) -> datetime:
     if isinstance(value, datetime | date):
         return localize(value, tz)
     if isinstance(value, str):
@@ -79,8 +100,24 @@ def _when(value: Any, key: str, path: str, tz: ZoneInfo) -> datetime:
         except ValueError:
             pass
     raise ArticleError(
-        path, 1, f"`{key}` is not a date: {value!r}", "use ISO 8601, e.g. 2024-09-17T17:50:00+05:00"
+        path,
+        key_line(text, key),
+        f"`{key}` is not a date",
+        "use ISO 8601, e.g. 2024-09-17T17:50:00+05:00",
     )
+
+
+def _url(value: str, key: str, path: str, site_url: str, text: str) -> str:
+    """A publishable absolute URL for ``link`` or ``image``; the file is refused otherwise."""
+    try:
+        return public_url(value, site_url + "/")
+    except UnsafeURL as exc:
+        raise ArticleError(
+            path,
+            key_line(text, key),
+            f"`{key}` {exc}",
+            f"give `{key}` an http(s) URL, or a path on the site such as /images/photo.jpg",
+        ) from None
 
 
 def parse_markdown(
@@ -98,22 +135,24 @@ def parse_markdown(
     section = str(meta.get("section") or "").strip()
     slug = str(meta.get("slug") or "").strip() or slugify(title)
     link = str(meta.get("link") or "").strip()
-    link = urljoin(site_url + "/", link) if link else article_link(site_url, section, slug)
+    link = (
+        _url(link, "link", path, site_url, text) if link else article_link(site_url, section, slug)
+    )
     image = str(meta.get("image") or "").strip()
     return Article(
         key=key,
         source=source,
         title=title,
         link=link,
-        published=_when(meta["date"], "date", path, tz),
-        updated=_when(meta["updated"], "updated", path, tz) if meta.get("updated") else None,
+        published=_when(meta["date"], "date", path, tz, text),
+        updated=_when(meta["updated"], "updated", path, tz, text) if meta.get("updated") else None,
         author=str(meta.get("author") or "").strip(),
         section=section,
         summary=str(meta.get("summary") or "").strip(),
         content_html=_render(body),
         highlights=_text_list(meta.get("highlights"), "highlights", path),
         tags=_text_list(meta.get("tags"), "tags", path),
-        image_url=urljoin(site_url + "/", image) if image else "",
+        image_url=_url(image, "image", path, site_url, text) if image else "",
         image_alt=str(meta.get("image_alt") or "").strip(),
         image_credit=str(meta.get("image_credit") or "").strip(),
     )

@@ -12,7 +12,8 @@ The layout, top to bottom (see ``content/000_70c30224e34ffb25.txt``)::
     Body paragraph, one per line ...
     Related Post                                       <- page chrome, dropped
 
-Every failure names the line it happened on.
+Every failure names the line it happened on, and none quotes the file's text: a file that is
+not an article at all (a stray symlink target, a secret) must not end up in a log.
 """
 
 from __future__ import annotations
@@ -80,14 +81,14 @@ def parse_scraped(
         raise ArticleError(
             path,
             date_line,
-            f"expected a dateline with byline, date and section, got {dateline[:60]!r}",
+            "expected a dateline with byline, date and section",
             "the second non-blank line must look like 'Web DeskSeptember 17, 2024 05:50 PMpolitics'",
         )
     try:
         published = _parse_date(match, tz)
     except ValueError as exc:
         raise ArticleError(
-            path, date_line, f"unreadable date {match.group('date')!r}: {exc}"
+            path, date_line, "unreadable date (no such day or time)", "check the dateline's date"
         ) from exc
 
     rest = numbered[2:]

@@ -1,19 +1,32 @@
-"""The engine, its SQLite settings, and Alembic migrations: what every query module stands on."""
+"""The engine, its SQLite settings, and Alembic migrations: what every query module stands on.
+
+Every URL shown in an error passes ``urls.hide_password``: the database URL often carries one.
+A SQLite file that cannot be written is refused *before* SQLite opens it, naming the file: once
+SQLite has opened a read-only database in WAL mode it leaves a read-only ``-shm`` side file
+behind, and that file keeps every later write failing even after the database itself is fixed.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ..errors import StoreError
+from ..urls import hide_password, scrub
 from .lock import DaemonLock
 
 log = logging.getLogger(__name__)
@@ -23,6 +36,61 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize access": the transaction was
+# rolled back as a whole and may simply be run again.
+TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` means "run the same transaction again" rather than "something is wrong".
+
+    PostgreSQL deadlocks and serialisation failures, and SQLite's "database is locked" after its
+    busy timeout (another process held the write lock that long), are; nothing else is.
+    """
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if state in TRANSIENT_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)
+
+
+# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
+# milliseconds (busy_timeout). Our own threads therefore take turns here instead: it costs
+# nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
+_SQLITE_WRITES = threading.Lock()
+TRANSIENT_TRIES = 8  # a deadlock victim runs its transaction again, up to this many times
+T = TypeVar("T")
+
+
+def write_transaction(
+    engine: Engine, work: Callable[[Connection], T], held: Connection | None = None
+) -> T:
+    """Run ``work`` in one write transaction and return what it returns.
+
+    Our threads take turns on SQLite (see ``_SQLITE_WRITES``). ``held`` is a connection the
+    caller keeps open (the group committer's): it saves a pool checkout per commit. A
+    transaction the database rolled back as a deadlock victim or for serialisation
+    (``is_transient``) is run again after a short pause, up to ``TRANSIENT_TRIES`` times.
+    """
+    turn = _SQLITE_WRITES if engine.dialect.name == "sqlite" else nullcontext()
+    for attempt in range(1, TRANSIENT_TRIES + 1):
+        try:
+            with turn:
+                if held is None:
+                    with engine.begin() as conn:
+                        return work(conn)
+                with held.begin():
+                    return work(held)
+        except DBAPIError as exc:
+            if attempt == TRANSIENT_TRIES or not is_transient(exc):
+                raise
+            log.info("write rolled back (%s), running it again", exc.orig.__class__.__name__)
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
@@ -35,19 +103,69 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     cur.close()
 
 
+# SQLite's side files: the write-ahead log, its shared-memory index, the rollback journal.
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file a SQLite URL names; None for other databases and in-memory ones."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def check_sqlite_writable(path: Path) -> None:
+    """Refuse, naming the file, a database whose file, side files or folder cannot be written.
+
+    Checked before SQLite touches anything, so a read-only database never leaves a read-only
+    ``-shm`` behind (SQLite creates it with the database's own permissions).
+    """
+    folder = path.parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StoreError(
+            f"the database folder {folder} is not writable",
+            f"SQLite writes its side files (-wal, -shm) next to the database: make {folder} "
+            "writable by the user running publisher",
+        )
+    if path.exists() and not os.access(path, os.W_OK):
+        raise StoreError(
+            f"the database file {path} is read-only",
+            f"make it writable by the user running publisher (chmod u+w {path})",
+        )
+    for suffix in SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        if side.exists() and not os.access(side, os.W_OK):
+            raise StoreError(
+                f"the SQLite side file {side} is read-only (left by a run on a read-only "
+                "database?); every write fails until it is fixed",
+                f"stop every publisher process, then make it writable (chmod u+w {side}) or "
+                "delete it",
+            )
+
+
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get their folder created and WAL switched on."""
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    """An engine for ``url``; SQLite files get their folder created, a writability check and WAL."""
+    shown = hide_password(url)
+    if (path := sqlite_path(url)) is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        check_sqlite_writable(path)
     try:
         engine = create_engine(url, future=True)
     except ImportError as exc:  # the driver is an extra: publisher[postgres] brings psycopg
         raise StoreError(
-            f"no database driver for {url.split(':', 1)[0]!r}: {exc}",
+            f"no database driver for {shown.split(':', 1)[0]!r}: {exc}",
             "for PostgreSQL install publisher[postgres] (pip install 'publisher[postgres]')",
         ) from exc
+    except (ArgumentError, ValueError) as exc:  # its message may quote the URL, password and all
+        raise StoreError(f"cannot parse the database URL {shown}", "check [database] url") from exc
     except SQLAlchemyError as exc:
-        raise StoreError(f"cannot use database URL {url!r}: {exc}", "check [database] url") from exc
+        raise StoreError(
+            f"cannot use the database URL {shown}: {scrub(str(exc), url)}", "check [database] url"
+        ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -86,6 +204,7 @@ class StoreBase:
                 (command.downgrade if downgrade else command.upgrade)(cfg, revision)
         except SQLAlchemyError as exc:
             raise StoreError(
-                f"cannot open or migrate the database at {self.url}: {exc.__class__.__name__}: {exc}",
+                f"cannot open or migrate the database at {hide_password(self.url)}: "
+                f"{exc.__class__.__name__}: {scrub(str(exc), self.url)}",
                 "check [database] url and that the server or file is reachable and writable",
             ) from exc

@@ -1,20 +1,29 @@
 """Queries on deliveries: the queue and the record of every message.
 
-A row moves queued -> claimed (a worker's id and a lease) -> sent | retry | failed |
-suppressed, and later perhaps bounced. Claiming is one atomic ``UPDATE ... RETURNING`` per
-kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several
+A row moves queued -> claimed (a worker's id and a lease) -> sending (durably marked before
+its message is handed to the server) -> sent | retry | failed | suppressed, and later perhaps
+bounced. A ``sending`` row whose lease expired belonged to a sender that died with the message
+possibly delivered: it is resumed like any expired claim, with an ``interrupted`` attempt in
+its history so the operator can see it may have arrived twice.
+
+Claiming is one atomic ``UPDATE ... RETURNING`` per kind of due row; on PostgreSQL the inner ``SELECT ... FOR UPDATE SKIP LOCKED`` lets several
 workers claim at once without waiting on, or taking, each other's rows (SQLite serialises
 writers, so the same statement is already exclusive there). A row whose lease has expired
 (its worker died) is claimed again as it is, attempts and all: resumed, never re-queued.
+
+Every statement that locks several of a worker's rows takes them in id order (the group
+commit sorts its rows; lease renewal locks with ``ORDER BY id ... SKIP LOCKED`` and so never
+waits on a row being committed), so one sender cannot deadlock with itself on PostgreSQL. A
+deadlock or serialisation failure that still happens (with another sender's transaction) is
+retried: the transaction is run again, never turned into an error that releases rows.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import (
     Engine,
@@ -33,14 +42,11 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import Delivery
-from .base import now_utc
+from .base import now_utc, write_transaction
 from .schema import UTCDateTime, deliveries, delivery_attempts, editions, subscribers
 from .suppression import count_bounce
 
-# SQLite has one writer at a time, and a writer that finds the file locked sleeps in steps of
-# milliseconds (busy_timeout). Our own sending threads therefore take turns here instead: it
-# costs nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
-_SQLITE_WRITES = threading.Lock()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,29 @@ _RECORD = (
 )
 
 _HISTORY = insert(delivery_attempts)
+_SENDING = (
+    update(deliveries)
+    .where(
+        deliveries.c.id == bindparam("s_id"),
+        deliveries.c.claimed_by == bindparam("s_worker"),
+        deliveries.c.status == "claimed",
+    )
+    .values(status="sending")
+)
+HELD = ("claimed", "sending")  # the states of a row a worker holds under its lease
+INTERRUPTED = (
+    "the sender stopped after handing this message to the server (or just before): "
+    "it may have been delivered; sent again"
+)
+
+
+def _interrupted(delivery_id: int, when: datetime) -> dict[str, object]:
+    return {
+        "delivery_id": delivery_id,
+        "attempted_at": when,
+        "outcome": "interrupted",
+        "reply": INTERRUPTED,
+    }
 
 
 def delivery_from_row(r: RowMapping) -> Delivery:
@@ -101,21 +130,8 @@ def delivery_from_row(r: RowMapping) -> Delivery:
 class DeliveryQueries:
     engine: Engine
 
-    @contextmanager
-    def _writing(self, held: Connection | None = None) -> Iterator[Connection]:
-        """A write transaction; our threads take turns on SQLite (see ``_SQLITE_WRITES``).
-
-        ``held`` is a connection the caller keeps open (the group committer's): it saves a
-        pool checkout per commit.
-        """
-        turn = _SQLITE_WRITES if self.engine.dialect.name == "sqlite" else nullcontext()
-        with turn:
-            if held is None:
-                with self.engine.begin() as conn:
-                    yield conn
-            else:
-                with held.begin():
-                    yield held
+    def _write(self, work: Callable[[Connection], T], held: Connection | None = None) -> T:
+        return write_transaction(self.engine, work, held)
 
     # -- the queue ------------------------------------------------------------------------
     def claim_deliveries(
@@ -134,17 +150,20 @@ class DeliveryQueries:
         """
         now = now or now_utc()
         lease = now + timedelta(seconds=lease_seconds)
+        expired = deliveries.c.lease_until < now
         kinds: list[ColumnElement[bool]] = [
-            and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
+            and_(deliveries.c.status == "sending", expired),
+            and_(deliveries.c.status == "claimed", expired),
             and_(
                 deliveries.c.status == "retry",
                 or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
             ),
             deliveries.c.status == "queued",
         ]
-        claimed: list[Delivery] = []
-        with self._writing() as conn:
-            for where in kinds:
+
+        def claim(conn: Connection) -> list[Delivery]:
+            claimed: list[Delivery] = []
+            for number, where in enumerate(kinds):
                 if len(claimed) >= limit:
                     break
                 if edition_kinds is not None:
@@ -165,46 +184,81 @@ class DeliveryQueries:
                     .values(status="claimed", claimed_by=worker, lease_until=lease)
                     .returning(*deliveries.c)
                 ).mappings()
-                claimed.extend(delivery_from_row(r) for r in rows)
-        claimed.sort(key=lambda d: d.id)
-        return claimed
+                found = [delivery_from_row(r) for r in rows]
+                if number == 0 and found:  # a dead sender's messages in flight
+                    conn.execute(_HISTORY, [_interrupted(d.id, now) for d in found])
+                claimed.extend(found)
+            return sorted(claimed, key=lambda d: d.id)
+
+        return self._write(claim)
 
     def renew_leases(self, worker: str, lease_seconds: float) -> int:
-        """Extend the lease on every row ``worker`` still holds (it is alive and working)."""
-        lease = now_utc() + timedelta(seconds=lease_seconds)
-        with self._writing() as conn:
-            return conn.execute(
-                update(deliveries)
-                .where(deliveries.c.claimed_by == worker, deliveries.c.status == "claimed")
-                .values(lease_until=lease)
-            ).rowcount
+        """Extend the lease on every row ``worker`` still holds (it is alive and working).
 
-    def release_claims(self, worker: str) -> int:
-        """Give back every row ``worker`` holds and did not send: tried ones to retry, others to queued."""
-        with self._writing() as conn:
+        Rows are locked in id order and locked rows are skipped: a row locked now is being
+        recorded by this worker's group commit (its lease no longer matters) or taken over
+        by a sender that found its lease expired. Waiting on it instead, while the commit
+        waited on a row locked here, was the deadlock this avoids.
+        """
+        lease = now_utc() + timedelta(seconds=lease_seconds)
+        held = (
+            select(deliveries.c.id)
+            .where(deliveries.c.claimed_by == worker, deliveries.c.status.in_(HELD))
+            .order_by(deliveries.c.id)
+            .with_for_update(skip_locked=True, key_share=True)
+            .scalar_subquery()
+        )
+        query = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(held), deliveries.c.claimed_by == worker)
+            .values(lease_until=lease)
+        )
+        return self._write(lambda conn: conn.execute(query).rowcount)
+
+    def release_claims(self, worker: str, keep: Collection[int] = ()) -> int:
+        """Give back every row ``worker`` holds and did not send: tried ones to retry, others
+        to queued (a ``sending`` row whose message never left is released too).
+
+        Rows in ``keep`` stay as they are until their lease runs out: the server may have
+        accepted them though their outcome could not be recorded, so they are treated as
+        after a crash (resumed later, reported as interrupted), not put straight back.
+        """
+
+        def release(conn: Connection) -> int:
             released = 0
             for tried, status in ((False, "queued"), (True, "retry")):
                 attempted = deliveries.c.attempts > 0 if tried else deliveries.c.attempts == 0
+                query = update(deliveries).where(
+                    deliveries.c.claimed_by == worker, deliveries.c.status.in_(HELD), attempted
+                )
+                if keep:  # at most one row per sending thread
+                    query = query.where(deliveries.c.id.not_in(sorted(keep)))
                 released += conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.claimed_by == worker,
-                        deliveries.c.status == "claimed",
-                        attempted,
-                    )
-                    .values(status=status, claimed_by=None, lease_until=None)
+                    query.values(status=status, claimed_by=None, lease_until=None)
                 ).rowcount
             return released
 
+        return self._write(release)
+
     def record_attempts(
-        self, attempts: Sequence[Attempt], worker: str, held: Connection | None = None
+        self,
+        attempts: Sequence[Attempt],
+        worker: str,
+        held: Connection | None = None,
+        sending: Sequence[int] = (),
     ) -> list[bool]:
         """Record several attempts (outcome, history row, hard bounce) in one commit.
 
         Used for group commit: every sending thread that got a reply while a commit was in
         progress joins the next one. Rows no longer claimed by ``worker`` are left alone.
+        Rows are updated in id order (see the module's note on deadlocks), and a transaction
+        the database rolled back as a deadlock victim is run again.
+        ``sending`` rows are marked ``sending`` in the same transaction: the messages their
+        threads hand to the server next, so the mark costs no commit of its own.
         Returns, per attempt, whether its hard bounce suppressed the subscriber.
         """
+        order = sorted(range(len(attempts)), key=lambda i: attempts[i].delivery.id)
+        attempts = [attempts[i] for i in order]
         now = now_utc()
         rows = [
             {
@@ -229,15 +283,25 @@ class DeliveryQueries:
             }
             for a in attempts
         ]
-        with self._writing(held) as conn:
-            conn.execute(_RECORD, rows)
-            conn.execute(_HISTORY, history)
+
+        def record(conn: Connection) -> list[bool]:
+            if rows:
+                conn.execute(_RECORD, rows)
+                conn.execute(_HISTORY, history)
+            if sending:
+                conn.execute(_SENDING, [{"s_id": i, "s_worker": worker} for i in sorted(sending)])
             return [
                 count_bounce(conn, a.delivery.subscriber_id, a.bounce_threshold)
                 if a.bounce_threshold
                 else False
                 for a in attempts
             ]
+
+        suppressed = self._write(record, held)
+        results = [False] * len(order)
+        for position, original in enumerate(order):
+            results[original] = suppressed[position]
+        return results
 
     def attempt_writer(self, worker: str) -> AttemptWriter:
         """A writer that records attempts over one connection it keeps open."""
@@ -271,7 +335,7 @@ class DeliveryQueries:
                 deliveries.c.status == "retry",
                 or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now),
             ),
-            and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
+            and_(deliveries.c.status.in_(HELD), deliveries.c.lease_until < now),
         )
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).where(due)).scalar_one())
@@ -340,7 +404,7 @@ class DeliveryQueries:
         """When messages were handed to the server since ``since`` (seeds the rate windows)."""
         query = select(delivery_attempts.c.attempted_at).where(
             delivery_attempts.c.attempted_at >= since,
-            delivery_attempts.c.outcome.in_(["sent", "retry", "failed"]),
+            delivery_attempts.c.outcome.in_(["sent", "retry", "failed", "interrupted"]),
         )
         with self.engine.connect() as conn:
             return [t for (t,) in conn.execute(query)]
@@ -357,10 +421,10 @@ class AttemptWriter:
         self.worker = worker
         self._conn: Connection | None = None
 
-    def write(self, attempts: Sequence[Attempt]) -> list[bool]:
+    def write(self, attempts: Sequence[Attempt], sending: Sequence[int] = ()) -> list[bool]:
         if self._conn is None:
             self._conn = self.store.engine.connect()
-        return self.store.record_attempts(attempts, self.worker, self._conn)
+        return self.store.record_attempts(attempts, self.worker, self._conn, sending)
 
     def close(self) -> None:
         if self._conn is not None:

@@ -47,12 +47,18 @@ class NewEdition:
 
 @dataclass(frozen=True)
 class CursorMove:
-    """Where one due subscriber's cursor and next due time go when the cut is committed."""
+    """Where one due subscriber's cursor and next due time go when the cut is committed.
+
+    ``old_cursor`` and ``old_due_at`` are what the planner read: the move is a compare-and-set
+    on both, because a subscriber with nothing new keeps their cursor (old equals new) and only
+    the due time shows that another planner already queued their "nothing new" note.
+    """
 
     subscriber_id: int
     old_cursor: int
     new_cursor: int
     next_due_at: datetime
+    old_due_at: datetime | None
 
 
 def safe_max_article_id(conn: Connection) -> int:
@@ -124,8 +130,9 @@ class EditionQueries:
 
         One transaction is what makes "every article exactly once" hold: either a subscriber's
         cursor moved and their delivery is queued, or neither happened and the articles are
-        still owed. A move only applies if the cursor is still what the planner read; if another
-        planner got there first nothing is written and StoreError is raised.
+        still owed. A move only applies if the cursor and the due time are both still what the
+        planner read; if another planner got there first (even one that moved neither cursor,
+        having nothing new to cut) nothing is written and StoreError is raised.
         """
         created: list[Edition] = []
         now = now_utc()
@@ -171,23 +178,30 @@ class EditionQueries:
                             ).where(subscribers.c.id.in_(chunk)),
                         )
                     )
-            # Subscribers moving from the same cursor to the same cursor and due time are updated
+            # Subscribers moving from the same cursor and due time to the same ones are updated
             # together: a handful of statements instead of one per subscriber.
-            together: dict[tuple[int, int, datetime], list[int]] = defaultdict(list)
+            Key = tuple[int, datetime | None, int, datetime]
+            together: dict[Key, list[int]] = defaultdict(list)
             for m in moves:
-                together[(m.old_cursor, m.new_cursor, m.next_due_at)].append(m.subscriber_id)
+                key = (m.old_cursor, m.old_due_at, m.new_cursor, m.next_due_at)
+                together[key].append(m.subscriber_id)
             changed = 0
-            for (old, moved_to, due), ids in together.items():
+            for (old, old_due, moved_to, due), ids in together.items():
+                was_due = (
+                    subscribers.c.next_due_at.is_(None)
+                    if old_due is None
+                    else subscribers.c.next_due_at == literal(old_due, UTCDateTime)
+                )
                 for chunk in _chunks(ids):
                     changed += conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id.in_(chunk))
-                        .where(subscribers.c.last_article_id == old)
+                        .where(subscribers.c.last_article_id == old, was_due)
                         .values(last_article_id=moved_to, next_due_at=due)
                     ).rowcount
             if changed != len(moves):
                 raise StoreError(
-                    "another planner moved some of these subscribers' cursors meanwhile; "
+                    "another planner queued some of these subscribers' digests meanwhile; "
                     "nothing was queued",
                     "run the planner again",
                 )

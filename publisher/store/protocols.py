@@ -7,7 +7,7 @@ smaller. Only the command line, the daemon and ``jobs.py`` hold a whole ``Store`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -140,7 +140,7 @@ class QueueStore(Protocol):
 
     def renew_leases(self, worker: str, lease_seconds: float) -> int: ...
 
-    def release_claims(self, worker: str) -> int: ...
+    def release_claims(self, worker: str, keep: Collection[int] = ()) -> int: ...
 
     def attempt_writer(self, worker: str) -> AttemptWriter: ...
 
