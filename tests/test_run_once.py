@@ -50,7 +50,7 @@ def test_run_once_delivers_digest_over_smtp(project: Path, smtp_server) -> None:
     assert str(msg["Reply-To"]) == "letters@news.example.com"
     assert re.fullmatch(r"<digest\.\d+\.\d+@news\.example\.com>", str(msg["Message-ID"]))
     assert parsedate_to_datetime(str(msg["Date"])).tzinfo is not None
-    assert "The Daily Dispatch" in str(msg["Subject"])
+    assert str(msg["Subject"]).startswith("Senate Opens Debate")  # the top headline first
     assert msg["List-Unsubscribe"].startswith("<https://news.example.com/unsubscribe/")
     assert str(msg["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
 

@@ -29,16 +29,29 @@ def _guess_mime(url: str) -> str:
     return mimetypes.guess_type(urlsplit(url).path)[0] or ""
 
 
-def _local_size(url: str, site_url: str, root: str | None) -> int | None:
-    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one."""
+def media_root(settings: Settings) -> str | None:
+    """The resolved ``[feeds] media_dir``, or None when it is not set."""
+    media_dir = settings.feeds.media_dir
+    return str(settings.path(media_dir).resolve()) if media_dir is not None else None
+
+
+def local_media_file(url: str, site_url: str, root: str | None) -> str | None:
+    """The path under ``media_dir`` that ``url`` is served from (``site_url`` ends in "/"),
+    or None; shared with the digest, which reads lead images' pixel sizes from the same files."""
     if root is None or not url.startswith(site_url):
         return None
     relative = unquote(urlsplit(url[len(site_url) :]).path).lstrip("/")
     candidate = os.path.normpath(os.path.join(root, relative))
     if not candidate.startswith(root + os.sep):
         return None  # "../" must not reach outside the media folder
+    return candidate
+
+
+def _local_size(url: str, site_url: str, root: str | None) -> int | None:
+    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one."""
+    path = local_media_file(url, site_url, root)
     try:
-        return os.stat(candidate).st_size
+        return os.stat(path).st_size if path is not None else None
     except OSError:
         return None
 
@@ -60,8 +73,7 @@ def resolve_enclosures(
 ) -> dict[str, Enclosure]:
     """Enclosures for the image URLs whose size and type are known (or learnt now)."""
     found: dict[str, Enclosure] = {}
-    media_dir = settings.feeds.media_dir
-    root = str(settings.path(media_dir).resolve()) if media_dir is not None else None
+    root = media_root(settings)
     site_url = settings.site.url + "/"
     remote = []
     for url in sorted(urls):
