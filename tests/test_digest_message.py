@@ -82,8 +82,21 @@ def check_golden(name: str, actual: bytes) -> None:
     assert actual == path.read_bytes(), f"{name} changed; if on purpose, REGENERATE_GOLDEN=1"
 
 
-def test_golden_html_text_and_eml(settings: Settings, collected: Store) -> None:
-    reader = Subscriber(id=7, email="ann@example.com", name="Ann Reader")
+GOLDEN_READER = Subscriber(
+    id=7,
+    email="ann@example.com",
+    name="Ann Reader",
+    consent_at=datetime(2024, 9, 3, 10, 0, tzinfo=UTC),
+    consent_method="web",
+)
+
+
+def test_golden_html_text_and_eml(project: Path, collected: Store) -> None:
+    """The whole digest, footer and Feedback-ID included, byte for byte."""
+    extra = 'feedback_id = "dispatch"\n'
+    config = write_config(project, extra=extra, postal_address="1 Press Lane, Karachi 74200")
+    settings = load_settings(config, environ={})
+    reader = GOLDEN_READER
     data = build(settings, collected, reader)
     text, html = parts(data)
     check_golden("digest_golden.txt", text.encode("utf-8"))
@@ -102,7 +115,7 @@ def test_fast_message_decodes_to_the_personalised_render(
     sender = DigestComposer(settings, collected, make_renderer(settings))
     edition = fixed_edition(collected)
     text, html = parts(sender.message(edition, reader, WHEN).data)
-    want_html, want_text = sender.rendered(edition).personalise(
+    want_html, want_text = sender.rendered(edition, reader).personalise(
         sender.personal_values(reader, WHEN)
     )
     assert text == want_text.replace("\r\n", "\n")
