@@ -22,7 +22,7 @@ import math
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -195,14 +195,8 @@ def web_url(edition: Edition, settings: Settings) -> str:
     return f"{settings.archive_url}/{edition_date(edition, settings)}/{edition.variant}.html"
 
 
-def digest_context(
-    settings: Settings, store: ArticleReader, edition: Edition, *, public: bool = False
-) -> DigestContext:
-    """What the templates need about an edition, the same for every recipient.
-
-    ``public`` (the archive page, "the full edition") shows every article in full: the size
-    budget is only for mail.
-    """
+def digest_context(settings: Settings, store: ArticleReader, edition: Edition) -> DigestContext:
+    """What the templates need about an edition, the same for every recipient."""
     articles = store.articles_by_ids(edition.article_ids)
     conf = settings.digest
     return DigestContext(
@@ -216,7 +210,7 @@ def digest_context(
         section_names={k.strip().casefold(): v for k, v in conf.sections.items()},
         reading_time=conf.reading_time,
         images=image_boxes((a.image_url for a in articles if a.image_url), settings),
-        budget=None if public else conf.html_budget,
+        budget=conf.html_budget,
     )
 
 
@@ -366,8 +360,11 @@ class Renderer:
         return self.draft_digest(ctx, subject_format).localise(ctx.tz)
 
     def render_public(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:
-        """The archive page of a variant: the same digest with no personal values or links."""
-        return self.draft_digest(ctx, subject_format, public=True).localise(ctx.tz)
+        """The archive page of a variant: the same digest with no personal values or links,
+        and every article in full (it is "the full edition" that mail links to; the size
+        budget is for mail only)."""
+        whole = replace(ctx, budget=None)
+        return self.draft_digest(whole, subject_format, public=True).localise(ctx.tz)
 
     def render_page(self, name: str, context: dict[str, Any]) -> str:
         """Any other template (archive index, notes), rendered without inlining."""
