@@ -70,7 +70,7 @@ def test_run_once_delivers_digest_over_smtp(project: Path, smtp_server) -> None:
     )
     assert html.count("style=") > 20
     # Sections are headed and the seed sits under politics.
-    assert html.index(">politics<") < html.index(SEED_TITLE)
+    assert html.index(">Politics</h2>") < html.index(SEED_TITLE)  # its display name
 
     rss = feedparser.parse(str(project / "feeds" / "rss.xml"))
     assert rss.bozo == 0
