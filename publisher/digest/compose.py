@@ -37,14 +37,8 @@ from ..models import Edition, Subscriber
 from ..store.protocols import ArticleReader
 from ..tokens import tokens_for
 from .content import reason
-from .render import (
-    DigestContext,
-    DigestDraft,
-    RenderedDigest,
-    Renderer,
-    digest_context,
-    site_globals,
-)
+from .draft import DigestDraft, RenderedDigest
+from .render import DigestContext, Renderer, digest_context, site_globals
 from .schedule import slot_for
 
 

@@ -39,16 +39,20 @@ def box(size: tuple[int, int] | None) -> ImageBox:
 
 
 def pixel_size(head: bytes) -> tuple[int, int] | None:
-    """(width, height) from the first bytes of a PNG, GIF, WebP or JPEG file; None otherwise."""
+    """(width, height) from the first bytes of a PNG, GIF, WebP or JPEG file; None otherwise
+    (another format, or a file cut short)."""
     size: tuple[int, int] | None = None
-    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
-        size = struct.unpack(">II", head[16:24])
-    elif head[:6] in (b"GIF87a", b"GIF89a"):
-        size = struct.unpack("<HH", head[6:10])
-    elif head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
-        size = _webp(head)
-    elif head.startswith(b"\xff\xd8"):
-        size = _jpeg(head)
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            size = struct.unpack(">II", head[16:24])
+        elif head[:6] in (b"GIF87a", b"GIF89a"):
+            size = struct.unpack("<HH", head[6:10])
+        elif head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+            size = _webp(head)
+        elif head.startswith(b"\xff\xd8"):
+            size = _jpeg(head)
+    except struct.error:
+        return None
     if size is None or size[0] <= 0 or size[1] <= 0:
         return None
     return size
@@ -60,9 +64,9 @@ def _webp(head: bytes) -> tuple[int, int] | None:
         width, height = struct.unpack("<HH", head[26:30])
         return width & 0x3FFF, height & 0x3FFF
     if chunk == b"VP8L":
-        bits = int.from_bytes(head[21:25], "little")
+        bits = struct.unpack("<I", head[21:25])[0]
         return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if chunk == b"VP8X":
+    if chunk == b"VP8X" and len(head) >= 30:
         return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
     return None
 

@@ -1,25 +1,17 @@
 """Render digests. The only module that imports Jinja2 and premailer.
 
-An edition variant is rendered and CSS-inlined **once** (a *draft*); what differs between its
-readers is left as placeholders and filled in by plain string substitution, which costs
-microseconds where premailer costs tens of milliseconds. Two kinds differ:
-
-* per time zone and frequency (``DigestDraft.localise``, once per zone a variant is sent to):
-  the date in the masthead and subject ("Week of 16 September" for a weekly reader) and every
-  article's time;
-* per recipient (``RenderedDigest.personalise``): the greeting, links and footer lines.
-
-A draft also keeps to the HTML size budget (``[digest] html_budget_kb``): when every article in
-full would pass it, the first ones are shown in full and the rest as headline links.
+An edition variant is rendered and CSS-inlined **once** into a ``DigestDraft`` (draft.py), with
+placeholders for what differs between its readers (their zone's dates and times, their own
+links), which are filled in by plain string substitution: microseconds, where premailer costs
+tens of milliseconds. A draft also keeps to the HTML size budget (``[digest] html_budget_kb``):
+when every article in full would pass it, the first ones are shown in full and the rest as
+headline links.
 """
 
 from __future__ import annotations
 
-import hashlib
-import html
 import logging
 import math
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,25 +32,26 @@ from .content import (
     SectionBlock,
     arrange,
     edition_labels,
-    fit_subject,
     in_order,
     preheader,
     reading_minutes,
     split_after,
     text_direction,
 )
+from .draft import (
+    DATE,
+    EDITION,
+    HEADLINE,
+    PERSONAL_FIELDS,
+    DigestDraft,
+    RenderedDigest,
+    TimeSlots,
+    local_time,
+)
 from .images import ImageBox, image_boxes
 
 log = logging.getLogger(__name__)
 
-PERSONAL_FIELDS = ("greeting", "name", "email", "unsubscribe_url", "preferences_url", "reason")
-_FIELDS = "|".join(PERSONAL_FIELDS)
-# What a placeholder is counted as when a draft is held to the size budget: personal values at
-# 400 bytes (real ones are 20 to 250; names are cut at 200 characters), the subject in <title>
-# at 300, dates and times at 40.
-_ALLOWANCE = {"subject": 300, "date": 40, **dict.fromkeys(PERSONAL_FIELDS, 400)}
-_TIME_ALLOWANCE = 40
-_HEADLINE = "\x00headline\x00"  # where the headline goes in a subject until it is fitted
 # premailer logs every CSS property it cannot inline (media queries, :hover) at WARNING.
 logging.getLogger("premailer").setLevel(logging.ERROR)
 logging.getLogger("cssutils").setLevel(logging.CRITICAL)
@@ -88,99 +81,6 @@ class DigestContext:
     def sections(self) -> list[SectionBlock]:
         """Articles grouped by section, in the configured order (``content.arrange``)."""
         return arrange(self.articles, self.section_names)
-
-
-class TimeSlots:
-    """The ``tz`` of a draft: ``local_time`` records each time and leaves a placeholder, so the
-    draft can be shown in any reader's zone without rendering it again."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-        self.times: list[datetime] = []
-        self._index: dict[datetime, int] = {}
-
-    def slot(self, value: datetime) -> str:
-        if value not in self._index:
-            self._index[value] = len(self.times)
-            self.times.append(value)
-        return f"@@{self.marker}:t{self._index[value]}@@"
-
-
-@dataclass(frozen=True)
-class RenderedDigest:
-    """One variant in one zone, inlined, with placeholders where personal values go."""
-
-    subject: str
-    html: str
-    text: str
-    preheader: str
-    marker: str = "P"  # the placeholders' per-render nonce (see ``placeholder``)
-
-    @property
-    def placeholder(self) -> re.Pattern[str]:
-        """Matches this render's placeholders; the field name is group 1.
-
-        The nonce is drawn per render, so an article that happens to contain text shaped like
-        a placeholder is never mistaken for one (and never gets a reader's links put in).
-        """
-        return re.compile(f"@@{self.marker}:({_FIELDS})@@")
-
-    def personalise(self, values: dict[str, str]) -> tuple[str, str]:
-        """(html, text) for one recipient: values escaped for HTML, verbatim in text."""
-        missing = set(PERSONAL_FIELDS) - set(values)
-        if missing:
-            raise RenderError(f"personal values missing: {', '.join(sorted(missing))}")
-        pattern = self.placeholder
-        html_part = pattern.sub(lambda m: html.escape(values[m.group(1)], quote=True), self.html)
-        text_part = pattern.sub(lambda m: values[m.group(1)], self.text)
-        return html_part, text_part
-
-    def stable_hash(self) -> str:
-        """A hash of the rendered HTML that does not depend on the nonce (for MIME boundaries)."""
-        return hashlib.sha1(self.html.replace(self.marker, "").encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class DigestDraft:
-    """A variant rendered and inlined once, before it is put in any reader's zone."""
-
-    html: str
-    text: str
-    preheader: str
-    marker: str
-    subject_format: str  # the subject with {site}, {count} filled in and _HEADLINE for the headline
-    headline: str
-    cut_at: datetime
-    times: tuple[datetime, ...]
-    full_count: int  # articles shown in full; the rest are headline links
-
-    @property
-    def zone_placeholder(self) -> re.Pattern[str]:
-        return re.compile(f"@@{self.marker}:(subject|date|t\\d+)@@")
-
-    def subject(self, tz: ZoneInfo, weekly: bool) -> str:
-        """The subject in ``tz``: headline first, fitted to 60 characters where it can be."""
-        long, short = edition_labels(self.cut_at, tz, weekly)
-        text = self.subject_format.replace("\x00date\x00", long).replace("\x00edition\x00", short)
-        return fit_subject(text, self.headline, _HEADLINE)
-
-    def localise(self, tz: ZoneInfo, weekly: bool = False) -> RenderedDigest:
-        """The draft as a reader in ``tz`` sees it (dates, times, subject); cheap, no premailer."""
-        subject = self.subject(tz, weekly)
-        values = {"subject": subject, "date": edition_labels(self.cut_at, tz, weekly)[0]}
-        for i, when in enumerate(self.times):
-            values[f"t{i}"] = local_time(when, tz)
-        pattern = self.zone_placeholder
-        html_part = pattern.sub(lambda m: html.escape(values[m.group(1)], quote=True), self.html)
-        text_part = pattern.sub(lambda m: values[m.group(1)], self.text)
-        return RenderedDigest(subject, html_part, text_part, self.preheader, self.marker)
-
-    def html_size(self) -> int:
-        """Bytes of the HTML part once filled in, each placeholder counted at its allowance."""
-        size = len(self.html.encode("utf-8"))
-        for m in re.finditer(f"@@{self.marker}:(\\w+)@@", self.html):
-            size += _ALLOWANCE.get(m.group(1), _TIME_ALLOWANCE) - len(m.group(0))
-        return size
 
 
 def edition_date(edition: Edition, settings: Settings) -> str:
@@ -267,9 +167,9 @@ class Renderer:
         try:
             return subject_format.format(
                 site=ctx.site_name,
-                date="\x00date\x00",
-                edition="\x00edition\x00",
-                headline=_HEADLINE,
+                date=DATE,
+                edition=EDITION,
+                headline=HEADLINE,
                 count=len(ctx.articles),
             )
         except (KeyError, IndexError, ValueError) as exc:
@@ -339,21 +239,29 @@ class Renderer:
         total = len(ctx.articles)
         draft = self._draft(ctx, subject_format, sections, total, public)
         budget = ctx.budget
-        if budget is None or total == 0 or draft.html_size() <= budget:
+        if budget is None or total == 0 or draft.html_size <= budget:
             return draft
         least = self._draft(ctx, subject_format, sections, 0, public)
-        if least.html_size() > budget:
+        if least.html_size > budget:
             log.warning("digest over budget even with every article as a link")
             return least
-        each = (draft.html_size() - least.html_size()) / total  # one article in full, roughly
-        full = min(total - 1, int((budget - least.html_size()) / each))
+        each = max(1.0, (draft.html_size - least.html_size) / total)  # one more in full
+        full = min(total - 1, int((budget - least.html_size) / each))
         while full > 0:
             draft = self._draft(ctx, subject_format, sections, full, public)
-            over = draft.html_size() - budget
+            over = draft.html_size - budget
             if over <= 0:
-                return draft
+                break
             full -= max(1, math.ceil(over / each))
-        return least
+        else:
+            draft = least
+        log.info(
+            "digest of %d articles shows %d in full to stay under %d bytes of HTML",
+            total,
+            draft.full_count,
+            budget,
+        )
+        return draft
 
     def render_digest(self, ctx: DigestContext, subject_format: str) -> RenderedDigest:
         """One variant in the newsroom's zone (previews, benchmarks); see ``draft_digest``."""
@@ -409,13 +317,6 @@ def inline_css(document: str) -> str:
         raise RenderError(
             f"CSS inlining failed: {exc}", "check the template's <style> block"
         ) from exc
-
-
-def local_time(value: datetime, tz: ZoneInfo) -> str:
-    """An article's time as readers see it: "September 17, 2024 5:50 PM PKT"."""
-    local = value.astimezone(tz)
-    hour = local.strftime("%I").lstrip("0")
-    return f"{local:%B} {local.day}, {local.year} {hour}:{local:%M %p} {local.tzname()}"
 
 
 def _local_time(value: datetime, tz: ZoneInfo | TimeSlots) -> str:
