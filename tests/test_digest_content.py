@@ -78,6 +78,7 @@ def test_100_long_articles_stay_under_the_budget_with_the_footer_and_every_artic
     # The archive page, the "full edition", has every article in full.
     page = (project / "archive" / "2024-09-20" / f"{planned.edition.variant}.html").read_text()
     assert len(lxml_html.fromstring(page).xpath("//h3")) == 100
+    assert "1 Press Lane, Karachi" in page and "/unsubscribe/" not in page
 
 
 def articles_in_order(articles: list[Article]) -> list[Article]:
