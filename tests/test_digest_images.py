@@ -70,3 +70,25 @@ def test_image_boxes_read_files_under_media_dir_only(project: Path) -> None:
     assert boxes[f"{site}/../secret.png"] == ImageBox(536, None)
     assert boxes[f"{site}/missing.png"] == ImageBox(536, None)
     assert boxes["https://cdn.elsewhere.example/photo.jpg"] == ImageBox(536, None)
+
+
+def test_an_image_of_unknown_size_gets_the_column_width_and_no_height(project: Path) -> None:
+    from lxml import html as lxml_html
+
+    from publisher.models import Subscriber
+
+    from .digesthelpers import NOW, parts
+    from .test_digest_content import sample_edition
+
+    composer, edition = sample_edition(load_settings(write_config(project), environ={}))
+    store = composer.store
+    article = next(a for a in store.articles_by_ids(edition.article_ids) if a.image_url)
+    article.image_url, article.content_hash = "https://cdn.elsewhere.example/photo.jpg", ""
+    store.upsert_articles([(article, article.guid)])  # type: ignore[attr-defined]
+    html = parts(composer.message(edition, Subscriber(1, "a@example.com"), NOW).data)[1]
+    images = {i.get("src"): i for i in lxml_html.fromstring(html).iter("img")}
+    remote = images["https://cdn.elsewhere.example/photo.jpg"]
+    assert remote.get("width") == "536" and remote.get("height") is None
+    assert "height:auto" in remote.get("style").replace(" ", "")
+    local = [i for src, i in images.items() if src.startswith("https://news.example.com/")]
+    assert [(i.get("width"), i.get("height")) for i in local] == [("536", "302")]

@@ -160,23 +160,24 @@ class DigestComposer:
         return self.prepare(edition, slot.tz, slot.frequency == "weekly").rendered
 
     def personal_values(
-        self, subscriber: Subscriber, when: datetime | None = None
+        self, subscriber: Subscriber, when: datetime | None = None, tz: ZoneInfo | None = None
     ) -> dict[str, str]:
-        """The recipient's own values; tokens are signed as of ``when`` (reproducible)."""
+        """The recipient's own values; tokens are signed as of ``when`` (reproducible), dates
+        are in ``tz`` (default: the subscriber's zone)."""
         site = self.settings.site
         at = when.timestamp() if when is not None else None
         sid = subscriber.id
         unsub = self._tokens.make("unsubscribe", sid, subscriber.email, now=at)
         prefs = self._tokens.make("preferences", sid, subscriber.email, now=at)
         name = one_line(subscriber.name)[:200]
-        tz = slot_for(subscriber, self.settings).tz
+        zone = tz or slot_for(subscriber, self.settings).tz
         return {
             "greeting": f"Hello {name}," if name else "Hello,",
             "name": name,
             "email": subscriber.email,
             "unsubscribe_url": f"{site.url}/unsubscribe/{unsub}",
             "preferences_url": f"{site.url}/preferences/{prefs}",
-            "reason": reason(site.name, subscriber.consent_at, subscriber.consent_method, tz),
+            "reason": reason(site.name, subscriber.consent_at, subscriber.consent_method, zone),
             "unsubscribe_token": unsub,
         }
 
@@ -197,7 +198,7 @@ class DigestComposer:
         slot = slot_for(subscriber, self.settings)
         prepared = self.prepare(edition, slot.tz, slot.frequency == "weekly")
         to = format_address(subscriber.name, address)
-        values = self.personal_values(subscriber, when)
+        values = self.personal_values(subscriber, when, slot.tz)
         text_values = {f: qp_encode(values[f]) for f in prepared.text_fields}
         html_values = {f: qp_encode(html.escape(values[f])) for f in prepared.html_fields}
         mid = msgid or message_id(edition.id, subscriber.id, self._domain)

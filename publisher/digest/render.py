@@ -31,7 +31,6 @@ from ..store.protocols import ArticleReader
 from .content import (
     SectionBlock,
     arrange,
-    edition_labels,
     in_order,
     preheader,
     reading_minutes,
@@ -48,7 +47,7 @@ from .draft import (
     TimeSlots,
     local_time,
 )
-from .images import ImageBox, image_boxes
+from .images import ImageBox, box, image_boxes
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +71,6 @@ class DigestContext:
     reading_time: bool = False
     images: Mapping[str, ImageBox] = field(default_factory=dict)
     budget: int | None = None  # bytes of HTML; None: no limit (the archive page)
-
-    @property
-    def date_label(self) -> str:
-        return edition_labels(self.cut_at, self.tz, weekly=False)[0]
 
     @property
     def sections(self) -> list[SectionBlock]:
@@ -205,6 +200,7 @@ class Renderer:
             "web_url": ctx.web_url,
             "archive_url": ctx.archive_url,
             "images": ctx.images,
+            "default_box": box(None),  # an image whose size is unknown: the column's width
             "reading_time": ctx.reading_time,
             "public": public,
             "personal": {f: "" if public else f"@@{marker}:{f}@@" for f in PERSONAL_FIELDS},
