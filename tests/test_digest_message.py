@@ -11,8 +11,6 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
@@ -30,24 +28,12 @@ from publisher.store import Store
 from publisher.tokens import tokens_for
 
 from .conftest import write_config
+from .digesthelpers import parse, parts
 
 DATA = Path(__file__).resolve().parent / "data"
 CUT = datetime(2024, 9, 20, 2, 0, tzinfo=UTC)  # 07:00 in Karachi
 WHEN = datetime(2024, 9, 20, 2, 0, 5, tzinfo=UTC)
 VOLATILE = ("Date", "Message-ID", "DKIM-Signature")
-
-
-def parse(data: bytes) -> EmailMessage:
-    msg = message_from_bytes(data, policy=policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
-
-
-def parts(data: bytes) -> tuple[str, str]:
-    msg = parse(data)
-    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-    html = msg.get_body(("html",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-    return text, html
 
 
 def fixed_edition(store: Store) -> Edition:
