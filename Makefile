@@ -1,12 +1,13 @@
 # Two entry points, as the README's quick start says:
 #   make demo   set up .venv, add a demo subscriber, run every step once on config.toml
 #   make test   set up .venv and run the whole test suite (what CI runs)
-# and for everyday work: make test-fast (everything but the slow process tests), make lint.
+# and for everyday work: make test-fast (everything but the slow process tests), make lint,
+# make screenshots (digests in Chromium at phone and desktop widths, into build/screenshots/).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-fast lint clean
+.PHONY: demo test test-fast lint screenshots clean
 
 $(BIN)/publisher: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,12 @@ lint: $(BIN)/publisher
 	$(BIN)/ruff check publisher tests bench
 	$(BIN)/ruff format --check publisher tests bench
 	$(BIN)/mypy publisher
+
+# The browser test's screenshots (needs /usr/bin/chromium): three digests at 320-1280 px,
+# light and dark, and with images blocked. docs/img/ holds two of them for the README.
+screenshots: $(BIN)/publisher
+	SCREENSHOTS_DIR=$(CURDIR)/build/screenshots $(BIN)/pytest -q tests/test_digest_browser.py
+	@echo "Screenshots: $(CURDIR)/build/screenshots/"
 
 # Everything `make demo` (and `publisher digest preview`) writes; the venv stays.
 clean:

@@ -178,7 +178,8 @@ class DigestConfig(_Section):
     from_address: Mailbox = "digest@localhost"
     from_name: str = ""
     reply_to: Mailbox = ""
-    subject: str = "{site} digest, {date}: {headline}"
+    # Headline first: phones show about 40 characters of a subject (see digest/content.py).
+    subject: str = "{headline} ({edition})"
     outbox: ConfigPath = Path("outbox")
     templates_dir: ConfigPath | None = None
     max_articles: int = Field(default=100, ge=1)
@@ -187,11 +188,24 @@ class DigestConfig(_Section):
     unsubscribe_mailbox: Mailbox = ""
     archive_dir: ConfigPath = Path("archive")
     archive_url: HttpUrlText = ""
+    # Gmail clips a message whose HTML passes about 102 KB, hiding the footer and its
+    # unsubscribe link; past this budget the digest shows its last articles as headlines.
+    html_budget_kb: int = Field(default=90, ge=20, le=100)
+    # Section key (as articles carry it) -> display name, in the order digests show them.
+    sections: dict[str, str] = Field(default_factory=dict)
+    reading_time: bool = False
+    # Gmail's Feedback Loop sender id; set, every digest carries a Feedback-ID header.
+    feedback_id: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$", max_length=64)
 
     @property
     def send_hour_minute(self) -> tuple[int, int]:
         hour, minute = self.send_time.split(":")
         return int(hour), int(minute)
+
+    @property
+    def html_budget(self) -> int:
+        """The HTML part's budget in bytes (kilobytes of 1,000, as mail providers count)."""
+        return self.html_budget_kb * 1000
 
     @property
     def unsubscribe_address(self) -> str:
@@ -308,6 +322,22 @@ class Settings(_Section):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return self
+
+    @model_validator(mode="after")
+    def _dkim_aligned(self) -> Settings:
+        """DMARC passes on DKIM only when d= is aligned with the From domain; a signature for
+        another domain costs a key and a DNS record and still fails DMARC, so refuse it here."""
+        if self.dkim is not None:
+            signing = self.dkim.domain.lower().rstrip(".")
+            sender = self.digest.from_address.rsplit("@", 1)[1].lower()
+            if sender != signing and not sender.endswith("." + signing):
+                raise ValueError(
+                    f"dkim.domain {self.dkim.domain!r} is not aligned with the From domain "
+                    f"{sender!r} (digest.from_address): receivers apply DMARC to the From "
+                    f"domain, so a signature by {signing!r} would not count for it; set "
+                    f"dkim.domain to {sender!r} or a parent domain of it"
+                )
         return self
 
     def path(self, value: Path) -> Path:

@@ -11,8 +11,6 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import dkim
@@ -30,24 +28,12 @@ from publisher.store import Store
 from publisher.tokens import tokens_for
 
 from .conftest import write_config
+from .digesthelpers import parse, parts
 
 DATA = Path(__file__).resolve().parent / "data"
 CUT = datetime(2024, 9, 20, 2, 0, tzinfo=UTC)  # 07:00 in Karachi
 WHEN = datetime(2024, 9, 20, 2, 0, 5, tzinfo=UTC)
 VOLATILE = ("Date", "Message-ID", "DKIM-Signature")
-
-
-def parse(data: bytes) -> EmailMessage:
-    msg = message_from_bytes(data, policy=policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
-
-
-def parts(data: bytes) -> tuple[str, str]:
-    msg = parse(data)
-    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-    html = msg.get_body(("html",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-    return text, html
 
 
 def fixed_edition(store: Store) -> Edition:
@@ -82,8 +68,21 @@ def check_golden(name: str, actual: bytes) -> None:
     assert actual == path.read_bytes(), f"{name} changed; if on purpose, REGENERATE_GOLDEN=1"
 
 
-def test_golden_html_text_and_eml(settings: Settings, collected: Store) -> None:
-    reader = Subscriber(id=7, email="ann@example.com", name="Ann Reader")
+GOLDEN_READER = Subscriber(
+    id=7,
+    email="ann@example.com",
+    name="Ann Reader",
+    consent_at=datetime(2024, 9, 3, 10, 0, tzinfo=UTC),
+    consent_method="web",
+)
+
+
+def test_golden_html_text_and_eml(project: Path, collected: Store) -> None:
+    """The whole digest, footer and Feedback-ID included, byte for byte."""
+    extra = 'feedback_id = "dispatch"\n'
+    config = write_config(project, extra=extra, postal_address="1 Press Lane, Karachi 74200")
+    settings = load_settings(config, environ={})
+    reader = GOLDEN_READER
     data = build(settings, collected, reader)
     text, html = parts(data)
     check_golden("digest_golden.txt", text.encode("utf-8"))
@@ -102,7 +101,7 @@ def test_fast_message_decodes_to_the_personalised_render(
     sender = DigestComposer(settings, collected, make_renderer(settings))
     edition = fixed_edition(collected)
     text, html = parts(sender.message(edition, reader, WHEN).data)
-    want_html, want_text = sender.rendered(edition).personalise(
+    want_html, want_text = sender.rendered(edition, reader).personalise(
         sender.personal_values(reader, WHEN)
     )
     assert text == want_text.replace("\r\n", "\n")

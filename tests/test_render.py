@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lxml import etree
 from lxml import html as lxml_html
 
 from publisher.config import Settings, load_settings
@@ -26,7 +27,7 @@ def personalised(settings: Settings) -> tuple[str, str]:
         edition = Edition(id=5, kind="digest", cut_at=WHEN, article_ids=ids, variant="v")
         sender = DigestComposer(settings, store, make_renderer(settings))
         reader = Subscriber(id=2, email="ann@example.com", name="Ann")
-        return sender.rendered(edition).personalise(sender.personal_values(reader, WHEN))
+        return sender.rendered(edition, reader).personalise(sender.personal_values(reader, WHEN))
 
 
 def test_text_part_is_written_for_reading_and_has_every_link(settings: Settings) -> None:
@@ -39,19 +40,47 @@ def test_text_part_is_written_for_reading_and_has_every_link(settings: Settings)
     assert "== POLITICS ==" in text
 
 
-def test_html_layout_is_table_based_and_accessible(settings: Settings) -> None:
+def test_html_layout_is_fluid_table_based_and_accessible(settings: Settings) -> None:
     html, _ = personalised(settings)
     tree = lxml_html.fromstring(html)
-    assert tree.xpath("//table[@width='600']")
+    # Fluid up to 600 px for every client; Outlook for Windows (no max-width) gets a fixed
+    # 600 px table that only it reads, inside a conditional comment.
+    for table in tree.xpath("//table[contains(@class, 'container')]"):
+        assert table.get("width") == "100%" and "max-width:600px" in table.get("style")
+    ghosts = [c.text for c in tree.iter(etree.Comment) if "[if mso]" in c.text]
+    assert any('<table role="presentation" width="600"' in g for g in ghosts)
+    assert not tree.xpath("//*[@width='600']")
+    assert not [
+        e for e in tree.iter() if re.search(r"(^|[; ])width:\s*600px", e.get("style") or "")
+    ]
     for img in tree.iter("img"):
-        assert img.get("alt") and img.get("width") and img.get("height")
+        assert img.get("alt") and img.get("width") and "height:auto" in img.get("style")
     assert (
         tree.xpath("//div[contains(@class, 'preheader')]")[0]
         .get("style")
         .startswith("display:none")
     )
-    assert [h.text for h in tree.iter("h2")]  # sections have headings
+    # Real headings: the masthead, each section (by its display name), each headline.
+    assert [h.text_content() for h in tree.iter("h1")] == ["The Daily Dispatch"]
+    assert [h.text for h in tree.iter("h2")][:2] == ["Politics", "Sports"]
+    assert len(list(tree.iter("h3"))) == 6
+    for heading in tree.xpath("//h1 | //h2 | //h3"):  # clients' default heading styles vary
+        assert "margin:" in heading.get("style") and "font-size:" in heading.get("style")
     assert tree.xpath("//ul[contains(@class, 'highlights')]/li")
+    assert tree.get("lang") == "en" and tree.get("dir") == "ltr"
+    # Each "read" link names its story, so a screen reader's list of links is not 6 x "Read".
+    reads = [a.text_content() for a in tree.xpath("//a[contains(@class, 'read-more')]")]
+    titles = [h.text_content() for h in tree.iter("h3")]
+    assert reads == [f"Read: {t}" for t in titles]
+
+
+def test_images_keep_their_own_proportions(settings: Settings) -> None:
+    """The two sample images are 1072 x 604 files in media/: shown 536 wide, 302 high."""
+    html, _ = personalised(settings)
+    images = list(lxml_html.fromstring(html).iter("img"))
+    assert len(images) == 2
+    for img in images:
+        assert (img.get("width"), img.get("height")) == ("536", "302")
 
 
 def test_operator_templates_override_the_built_in_ones(project: Path) -> None:
@@ -65,7 +94,7 @@ def test_operator_templates_override_the_built_in_ones(project: Path) -> None:
     )
     html, text = personalised(settings)
     assert text.startswith("CUSTOM The Daily Dispatch https://news.example.com/unsubscribe/")
-    assert "Read the full story" in html  # files not overridden come from the built-in set
+    assert "Read: " in html  # files not overridden come from the built-in set
 
 
 def test_confirmation_and_unsubscribed_notes_render() -> None:

@@ -15,6 +15,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 from ..config import Settings
 from ..errors import DeliveryError, RenderError
@@ -35,12 +36,16 @@ from ..mail.mime import (
 from ..models import Edition, Subscriber
 from ..store.protocols import ArticleReader
 from ..tokens import tokens_for
-from .render import DigestContext, RenderedDigest, Renderer, digest_context
+from .content import reason
+from .draft import DigestDraft, RenderedDigest
+from .render import DigestContext, Renderer, digest_context, site_globals
+from .schedule import slot_for
 
 
 @dataclass(frozen=True)
 class PreparedEdition:
-    """Everything about an edition that is the same for every recipient, encoded once."""
+    """Everything about an edition that is the same for every recipient in one zone and
+    frequency, encoded once."""
 
     rendered: RenderedDigest
     body: BodyTemplate
@@ -50,13 +55,19 @@ class PreparedEdition:
 
 
 def make_renderer(settings: Settings) -> Renderer:
-    """A renderer that looks in ``[digest] templates_dir`` first, then the built-in templates."""
+    """A renderer that looks in ``[digest] templates_dir`` first, then the built-in templates,
+    and gives every template the site's language, direction and postal address."""
     conf = settings.digest.templates_dir
-    return Renderer(settings.path(conf) if conf else None)
+    return Renderer(settings.path(conf) if conf else None, site_globals(settings))
 
 
 class DigestComposer:
-    """Turns queued deliveries into messages: one render per edition, cheap per recipient."""
+    """Turns queued deliveries into messages: one render per edition, cheap per recipient.
+
+    An edition is rendered and inlined once (a draft), put in each zone and frequency its
+    readers have once (dates, times, "Week of" for weekly readers), and then filled in per
+    recipient by substitution.
+    """
 
     def __init__(
         self,
@@ -69,7 +80,8 @@ class DigestComposer:
         self.store = store
         self.renderer = renderer
         self.signer = signer if signer is not None else make_signer(settings)
-        self._prepared: dict[tuple[int, tuple[int, ...]], PreparedEdition] = {}
+        self._drafts: dict[tuple[int, tuple[int, ...]], DigestDraft] = {}
+        self._prepared: dict[tuple[int, tuple[int, ...], str, bool], PreparedEdition] = {}
         site = settings.site
         self._domain = site.domain
         self._list_id = f"{one_line(site.name)} digest <digest.{site.domain}>"
@@ -79,13 +91,25 @@ class DigestComposer:
     def context(self, edition: Edition) -> DigestContext:
         return digest_context(self.settings, self.store, edition)
 
-    def prepare(self, edition: Edition) -> PreparedEdition:
-        """Render, inline and encode an edition once; later calls reuse it."""
+    def draft(self, edition: Edition) -> DigestDraft:
+        """The edition rendered and inlined once; later calls reuse it."""
         key = (edition.id, tuple(edition.article_ids))  # previews all have id 0
+        found = self._drafts.get(key)
+        if found is None:
+            found = self.renderer.draft_digest(self.context(edition), self.settings.digest.subject)
+            self._drafts[key] = found
+        return found
+
+    def prepare(
+        self, edition: Edition, tz: ZoneInfo | None = None, weekly: bool = False
+    ) -> PreparedEdition:
+        """The edition in one zone and frequency, MIME-encoded once; later calls reuse it."""
+        zone = tz or self.settings.site.tz
+        key = (edition.id, tuple(edition.article_ids), zone.key, weekly)
         found = self._prepared.get(key)
         if found is not None:
             return found
-        rendered = self.renderer.render_digest(self.context(edition), self.settings.digest.subject)
+        rendered = self.draft(edition).localise(zone, weekly)
         boundary = f"=_digest_{edition.id}_{rendered.stable_hash()[:16]}"
         body = BodyTemplate.build(rendered.text, rendered.html, rendered.placeholder, boundary)
         conf = self.settings.digest
@@ -103,9 +127,10 @@ class DigestComposer:
             ("Subject", encode_text_header(rendered.subject)),
             ("List-Id", encode_text_header(self._list_id, "List-Id")),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", body.content_type),
         ]
+        if conf.feedback_id:
+            shared.append(("Feedback-ID", self.feedback_id(edition, weekly)))
+        shared += [("MIME-Version", "1.0"), ("Content-Type", body.content_type)]
         prepared = PreparedEdition(
             rendered,
             body,
@@ -116,37 +141,67 @@ class DigestComposer:
         self._prepared[key] = prepared
         return prepared
 
-    def rendered(self, edition: Edition) -> RenderedDigest:
-        return self.prepare(edition).rendered
+    def feedback_id(self, edition: Edition, weekly: bool) -> str:
+        """Gmail's ``Feedback-ID: campaign:customer:mail type:sender``: complaints are counted
+        per daily, weekly, note or test mail of this site, under the configured sender id."""
+        if edition.id <= 0:
+            campaign = "test"
+        elif edition.kind == "note":
+            campaign = "note"
+        else:
+            campaign = "weekly" if weekly else "daily"
+        return f"{campaign}:{self._domain}:digest:{self.settings.digest.feedback_id}"
+
+    def rendered(self, edition: Edition, subscriber: Subscriber | None = None) -> RenderedDigest:
+        """The edition as ``subscriber`` (or a reader in the site's zone) sees it."""
+        if subscriber is None:
+            return self.prepare(edition).rendered
+        slot = slot_for(subscriber, self.settings)
+        return self.prepare(edition, slot.tz, slot.frequency == "weekly").rendered
 
     def personal_values(
-        self, subscriber: Subscriber, when: datetime | None = None
+        self, subscriber: Subscriber, when: datetime | None = None, tz: ZoneInfo | None = None
     ) -> dict[str, str]:
-        """The recipient's own values; tokens are signed as of ``when`` (reproducible)."""
+        """The recipient's own values; tokens are signed as of ``when`` (reproducible), dates
+        are in ``tz`` (default: the subscriber's zone)."""
         site = self.settings.site
         at = when.timestamp() if when is not None else None
         sid = subscriber.id
         unsub = self._tokens.make("unsubscribe", sid, subscriber.email, now=at)
         prefs = self._tokens.make("preferences", sid, subscriber.email, now=at)
         name = one_line(subscriber.name)[:200]
+        zone = tz or slot_for(subscriber, self.settings).tz
         return {
             "greeting": f"Hello {name}," if name else "Hello,",
             "name": name,
             "email": subscriber.email,
             "unsubscribe_url": f"{site.url}/unsubscribe/{unsub}",
             "preferences_url": f"{site.url}/preferences/{prefs}",
+            "reason": reason(site.name, subscriber.consent_at, subscriber.consent_method, zone),
             "unsubscribe_token": unsub,
         }
 
-    def message(self, edition: Edition, subscriber: Subscriber, when: datetime) -> OutgoingMessage:
-        """One recipient's message. A bad address raises DeliveryError (permanent)."""
-        prepared = self.prepare(edition)
+    def message(
+        self,
+        edition: Edition,
+        subscriber: Subscriber,
+        when: datetime,
+        *,
+        msgid: str | None = None,
+    ) -> OutgoingMessage:
+        """One recipient's message. A bad address raises DeliveryError (permanent).
+
+        The Message-ID is stable per (edition, subscriber) unless one is handed in (a preview
+        or test send, which must not share one: mailbox providers merge messages that do).
+        """
         address = check_recipient(subscriber.email)
+        slot = slot_for(subscriber, self.settings)
+        prepared = self.prepare(edition, slot.tz, slot.frequency == "weekly")
         to = format_address(subscriber.name, address)
-        values = self.personal_values(subscriber, when)
+        values = self.personal_values(subscriber, when, slot.tz)
         text_values = {f: qp_encode(values[f]) for f in prepared.text_fields}
         html_values = {f: qp_encode(html.escape(values[f])) for f in prepared.html_fields}
-        mid = message_id(edition.id, subscriber.id, self._domain)
+        mid = msgid or message_id(edition.id, subscriber.id, self._domain)
         unsubscribe = (
             f"<{values['unsubscribe_url']}>, "
             f"<mailto:{self._mailto}?subject=unsubscribe%20{values['unsubscribe_token']}>"

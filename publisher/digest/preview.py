@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import PublisherError
-from ..mail.mime import OutgoingMessage
+from ..mail.mime import OutgoingMessage, unique_message_id
 from ..models import Edition, Subscriber
 from ..store.protocols import PreviewStore
 from ..subscribers import section_filter, wants
@@ -89,8 +89,8 @@ def build_preview(
     reader = subscriber or SAMPLE_READER
     edition = Edition(id=0, kind="digest", cut_at=when, article_ids=ids, variant="")
     sender = DigestComposer(settings, store, renderer or make_renderer(settings))
-    message = sender.message(edition, reader, when)
-    html, text = sender.rendered(edition).personalise(sender.personal_values(reader, when))
+    message = sender.message(edition, reader, when, msgid=unique_message_id(settings.site.domain))
+    html, text = sender.rendered(edition, reader).personalise(sender.personal_values(reader, when))
     return Preview(edition, reader, html, text, message)
 
 

@@ -32,12 +32,19 @@ def _guess_mime(url: str) -> str:
     return mimetypes.guess_type(urlsplit(url).path)[0] or ""
 
 
-def _local_size(url: str, site_url: str, root: Path | None) -> int | None:
-    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one.
+def media_root(settings: Settings) -> Path | None:
+    """The resolved ``[feeds] media_dir``, or None when it is not set."""
+    media_dir = settings.feeds.media_dir
+    return settings.path(media_dir).resolve() if media_dir is not None else None
+
+
+def local_media_file(url: str, site_url: str, root: Path | None) -> Path | None:
+    """The file under ``media_dir`` that ``url`` is served from (``site_url`` ends in "/"),
+    or None; shared with the digest, which reads lead images' pixel sizes from the same files.
 
     "../" in the URL and symbolic links pointing out of the folder both resolve to a real path
-    outside ``root`` (already resolved), and such a file is not measured: its size would tell
-    the world something about a file the site does not serve.
+    outside ``root`` (already resolved), and such a file is not used: its size would tell the
+    world something about a file the site does not serve.
     """
     if root is None or not url.startswith(site_url):
         return None
@@ -45,8 +52,14 @@ def _local_size(url: str, site_url: str, root: Path | None) -> int | None:
     real = Path(os.path.realpath(root / relative))
     if not real.is_relative_to(root) or real == root:
         return None
+    return real
+
+
+def _local_size(url: str, site_url: str, root: Path | None) -> int | None:
+    """The size of the file under ``media_dir`` that ``url`` is served from, if there is one."""
+    path = local_media_file(url, site_url, root)
     try:
-        return real.stat().st_size
+        return path.stat().st_size if path is not None else None
     except OSError:
         return None
 
@@ -65,8 +78,7 @@ def resolve_enclosures(
 ) -> dict[str, Enclosure]:
     """Enclosures for the image URLs whose size and type are known (or learnt now)."""
     found: dict[str, Enclosure] = {}
-    media_dir = settings.feeds.media_dir
-    root = settings.path(media_dir).resolve() if media_dir is not None else None
+    root = media_root(settings)
     site_url = settings.site.url + "/"
     remote = []
     for url in sorted(urls):

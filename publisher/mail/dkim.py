@@ -14,7 +14,8 @@ from dkim.crypto import UnparsableKeyError, parse_pem_private_key
 from ..config import DkimConfig, Settings
 from ..errors import ConfigError, DeliveryError
 
-# Headers covered by the signature; List-Unsubscribe(-Post) must be for one-click (RFC 8058).
+# Headers covered by the signature, each as often as the message has it; List-Unsubscribe(-Post)
+# must be for one-click (RFC 8058).
 SIGNED_HEADERS = [
     b"from",
     b"to",
@@ -25,9 +26,13 @@ SIGNED_HEADERS = [
     b"list-id",
     b"list-unsubscribe",
     b"list-unsubscribe-post",
+    b"feedback-id",
     b"mime-version",
     b"content-type",
 ]
+# Signed once more than they occur (RFC 6376 8.15, "over-signing"): a second From or Subject
+# added on the way, which some clients would show instead, then breaks the signature.
+OVERSIGNED = [b"from", b"subject"]
 
 
 class Signer:
@@ -53,7 +58,7 @@ class Signer:
                 self.domain,
                 self.private_key,
                 canonicalize=(b"relaxed", b"relaxed"),
-                include_headers=[h for h in SIGNED_HEADERS if _has_header(message, h)],
+                include_headers=signed_headers(message),
                 linesep=b"\r\n",
             )
         except dkim.DKIMException as exc:
@@ -61,9 +66,10 @@ class Signer:
         return bytes(signature) + message
 
 
-def _has_header(message: bytes, name: bytes) -> bool:
-    head = message.split(b"\r\n\r\n", 1)[0].lower()
-    return head.startswith(name + b":") or (b"\r\n" + name + b":") in head
+def signed_headers(message: bytes) -> list[bytes]:
+    """The ``h=`` list for ``message``: each of SIGNED_HEADERS it has, then OVERSIGNED again."""
+    head = b"\r\n" + message.split(b"\r\n\r\n", 1)[0].lower()
+    return [h for h in SIGNED_HEADERS if b"\r\n" + h + b":" in head] + OVERSIGNED
 
 
 def read_key(conf: DkimConfig, settings: Settings) -> bytes:

@@ -1,4 +1,5 @@
-"""Build MIME messages: headers that cannot be injected, both parts, stable Message-IDs.
+"""Build MIME messages: headers that cannot be injected, folded to 78 characters, both parts,
+stable Message-IDs.
 
 ``BodyTemplate`` exists for mail where the same body goes to 100,000 people with a few
 personal values each: the body is quoted-printable encoded **once**
@@ -13,6 +14,8 @@ from __future__ import annotations
 import binascii
 import hashlib
 import re
+import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +31,7 @@ SOFT_BREAK = b"=\r\n"
 _FORBIDDEN = re.compile(r"[\r\n\x00]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200  # a display name longer than this is cut: nobody's name is, and headers stay short
+MAX_LINE = 78  # RFC 5322 2.1.1: header lines SHOULD be no longer, where they can be folded
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,13 @@ def message_id(edition_id: int, subscriber_id: int, domain: str) -> str:
     """Stable per (edition, subscriber): a resend after a crash is recognisable as the same mail,
     and a bounce that quotes it names its delivery exactly (``bounces.OUR_MESSAGE_ID``)."""
     return f"<digest.{edition_id}.{subscriber_id}@{domain}>"
+
+
+def unique_message_id(domain: str) -> str:
+    """A Message-ID used once, for mail outside the queue (previews, test sends): providers
+    merge messages that share one, so each test send must look new. It never looks like a
+    queued delivery's, so a bounce of it is not taken for one."""
+    return f"<digest.test.{int(time.time())}.{secrets.token_hex(8)}@{domain}>"
 
 
 def check_mailbox(address: str) -> str:
@@ -92,12 +103,32 @@ def encode_text_header(value: str, name: str = "Subject") -> str:
     return Header(text, "utf-8", header_name=name).encode(linesep="\r\n")
 
 
+def fold(name: str, value: str) -> str:
+    """``Name: value`` folded at spaces into lines of at most 78 characters (RFC 5322 2.2.3).
+
+    Folding only inserts CRLF before a space that is already there, so unfolding gives the
+    value back exactly. A word longer than a line (a long URL) stays whole on a line of its
+    own: lines may reach 998 characters where there is nowhere to fold.
+    """
+    line = f"{name}: {value}"
+    if len(line) <= MAX_LINE:
+        return line
+    words = value.split(" ")
+    lines = [f"{name}: {words[0]}"]
+    for word in words[1:]:
+        if not word or len(lines[-1]) + 1 + len(word) <= MAX_LINE:
+            lines[-1] += " " + word
+        else:
+            lines.append(" " + word)
+    return "\r\n".join(lines)
+
+
 def header_line(name: str, value: str) -> bytes:
-    """``Name: value`` CRLF; refuses a value with a bare CR, LF or NUL (folding excepted)."""
+    """``Name: value`` CRLF, folded; refuses a value with a bare CR, LF or NUL (folding excepted)."""
     unfolded = value.replace("\r\n ", " ").replace("\r\n\t", " ")
     if _FORBIDDEN.search(name) or _FORBIDDEN.search(unfolded):
         raise DeliveryError(f"refused header {name}: it contains a line break", permanent=True)
-    return f"{name}: {value}".encode("ascii") + CRLF
+    return fold(name, unfolded).encode("ascii") + CRLF
 
 
 def qp_encode(text: str) -> bytes:
