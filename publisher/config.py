@@ -219,6 +219,9 @@ class DkimConfig(_Section):
     selector: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     domain: str = Field(pattern=r"^[A-Za-z0-9.-]+$")
     key_path: ConfigPath
+    canonicalization: Literal[
+        "relaxed/relaxed", "simple/simple", "relaxed/simple", "simple/relaxed"
+    ] = "relaxed/relaxed"
 
 
 class SmtpConfig(_Section):

@@ -206,6 +206,7 @@ class DigestComposer:
             f"<{values['unsubscribe_url']}>, "
             f"<mailto:{self._mailto}?subject=unsubscribe%20{values['unsubscribe_token']}>"
         )
+        pieces = prepared.body.pieces(text_values, html_values)
         data = b"".join(
             [
                 header_line("Date", format_datetime(when)),
@@ -214,9 +215,9 @@ class DigestComposer:
                 header_line("List-Unsubscribe", unsubscribe),
                 prepared.shared_headers,
                 b"\r\n",
-                prepared.body.render(text_values, html_values),
+                *pieces,
             ]
         )
         if self.signer is not None:
-            data = self.signer.sign(data)
+            data = self.signer.sign(data, self.signer.body_hash(pieces), when.timestamp())
         return OutgoingMessage(self.settings.digest.from_address, address, mid, data)

@@ -186,6 +186,13 @@ class BodyTemplate:
 
     def render(self, text_values: Mapping[str, bytes], html_values: Mapping[str, bytes]) -> bytes:
         """The body bytes (after the header block) for one recipient's encoded values."""
+        return b"".join(self.pieces(text_values, html_values))
+
+    def pieces(
+        self, text_values: Mapping[str, bytes], html_values: Mapping[str, bytes]
+    ) -> list[bytes]:
+        """The body as its pieces: the shared chunks (the same objects for every recipient,
+        which lets DKIM canonicalise them once) with the recipient's values between."""
         sep = f"--{self.boundary}\r\n".encode("ascii")
         part_head = b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         out: list[bytes] = [
@@ -197,8 +204,12 @@ class BodyTemplate:
         self.text.fill(text_values, out)
         out += [CRLF, sep, b'Content-Type: text/html; charset="utf-8"\r\n', part_head]
         self.html.fill(html_values, out)
-        out.append(f"\r\n--{self.boundary}--\r\n".encode("ascii"))
-        return b"".join(out)
+        out.append(self._closing)
+        return out
+
+    @property
+    def _closing(self) -> bytes:
+        return f"\r\n--{self.boundary}--\r\n".encode("ascii")
 
 
 def header_block(headers: Sequence[tuple[str, str]]) -> bytes:
