@@ -50,6 +50,7 @@ class FaultyHandler:
     p_drop: float = 0.0  # connection dropped before the reply to DATA (message discarded)
     refuse: Callable[[str], bool] = lambda _address: False
     seed: int = 1
+    pipelining: bool = False  # offer PIPELINING (RFC 2920) in the EHLO answer
     arrivals: list[Arrival] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
     contents: list[bytes] = field(default_factory=list)  # raw message data, in arrival order
@@ -58,6 +59,14 @@ class FaultyHandler:
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.pipelining:  # aiosmtpd reads pipelined commands in order; it only needs saying
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     def _temporary(self, server: Any, where: str) -> str:
         code = self.rng.choice(["421", "451"])

@@ -68,11 +68,17 @@ def add_article(project: Path, name: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("pipelining", [False, True], ids=["lockstep", "pipelined"])
 def test_faults_every_deliverable_message_arrives_exactly_once(
-    project: Path, backend_env: dict[str, str]
+    project: Path, backend_env: dict[str, str], pipelining: bool
 ) -> None:
     handler = FaultyHandler(
-        p_rcpt=0.20, p_data=0.20, p_drop=0.03, refuse=lambda a: a.startswith("bad"), seed=5
+        p_rcpt=0.20,
+        p_data=0.20,
+        p_drop=0.03,
+        refuse=lambda a: a.startswith("bad"),
+        seed=5,
+        pipelining=pipelining,
     )
     with smtp_server(handler) as server:
         settings = load_settings(

@@ -12,6 +12,7 @@ one core build thousands of messages a second where ``EmailMessage`` manages abo
 from __future__ import annotations
 
 import html
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
@@ -82,6 +83,7 @@ class DigestComposer:
         self.signer = signer if signer is not None else make_signer(settings)
         self._drafts: dict[tuple[int, tuple[int, ...]], DigestDraft] = {}
         self._prepared: dict[tuple[int, tuple[int, ...], str, bool], PreparedEdition] = {}
+        self._lock = threading.RLock()
         site = settings.site
         self._domain = site.domain
         self._list_id = f"{one_line(site.name)} digest <digest.{site.domain}>"
@@ -96,8 +98,12 @@ class DigestComposer:
         key = (edition.id, tuple(edition.article_ids))  # previews all have id 0
         found = self._drafts.get(key)
         if found is None:
-            found = self.renderer.draft_digest(self.context(edition), self.settings.digest.subject)
-            self._drafts[key] = found
+            with self._lock:  # several sending threads build at once: premailer runs once
+                found = self._drafts.get(key)
+                if found is None:
+                    subject = self.settings.digest.subject
+                    found = self.renderer.draft_digest(self.context(edition), subject)
+                    self._drafts[key] = found
         return found
 
     def prepare(
@@ -109,6 +115,14 @@ class DigestComposer:
         found = self._prepared.get(key)
         if found is not None:
             return found
+        with self._lock:
+            found = self._prepared.get(key)
+            if found is None:
+                found = self._prepare(edition, zone, weekly)
+                self._prepared[key] = found
+        return found
+
+    def _prepare(self, edition: Edition, zone: ZoneInfo, weekly: bool) -> PreparedEdition:
         rendered = self.draft(edition).localise(zone, weekly)
         boundary = f"=_digest_{edition.id}_{rendered.stable_hash()[:16]}"
         body = BodyTemplate.build(rendered.text, rendered.html, rendered.placeholder, boundary)
@@ -131,15 +145,13 @@ class DigestComposer:
         if conf.feedback_id:
             shared.append(("Feedback-ID", self.feedback_id(edition, weekly)))
         shared += [("MIME-Version", "1.0"), ("Content-Type", body.content_type)]
-        prepared = PreparedEdition(
+        return PreparedEdition(
             rendered,
             body,
             header_block(shared),
             frozenset(body.html.fields),
             frozenset(body.text.fields),
         )
-        self._prepared[key] = prepared
-        return prepared
 
     def feedback_id(self, edition: Edition, weekly: bool) -> str:
         """Gmail's ``Feedback-ID: campaign:customer:mail type:sender``: complaints are counted

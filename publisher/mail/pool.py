@@ -24,6 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from ..errors import DeliveryError
 from .mime import OutgoingMessage
 from .ratelimit import RateLimiter
 from .transports import SendFailure, Transport
@@ -33,7 +34,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 # (item, message, reply, failure, the item this thread sends next or None)
 Handler = Callable[[T, OutgoingMessage, str | None, SendFailure | None, T | None], None]
-Pair = tuple[T, OutgoingMessage]
+# A message, or what makes it: built in the sending thread, so that building and DKIM
+# signing (OpenSSL releases the GIL) run on every core instead of one feeding thread.
+Work = OutgoingMessage | Callable[[], OutgoingMessage]
+Pair = tuple[T, Work]
+Reject = Callable[[T, DeliveryError], None]
 
 
 class SenderPool(Generic[T]):
@@ -47,14 +52,16 @@ class SenderPool(Generic[T]):
         handle: Handler[T],
         stop: threading.Event,
         starting: Callable[[T], None] | None = None,
+        reject: Reject[T] | None = None,
     ) -> None:
         self.factory = factory
         self.limiter = limiter
         self.handle = handle
         self.starting = starting
+        self.reject = reject  # a message that cannot be built (a bad address): not sent
         self.stop = stop
         self.error: BaseException | None = None
-        self._queue: queue.Queue[tuple[T, OutgoingMessage]] = queue.Queue(maxsize=connections * 4)
+        self._queue: queue.Queue[Pair[T]] = queue.Queue(maxsize=connections * 4)
         self._closing = threading.Event()
         self._threads = [
             threading.Thread(target=self._work, name=f"sender-{i}", daemon=True)
@@ -65,8 +72,9 @@ class SenderPool(Generic[T]):
         for thread in self._threads:
             thread.start()
 
-    def put(self, item: T, message: OutgoingMessage) -> bool:
-        """Queue one message (waits while the queue is full); False once the pool is stopping."""
+    def put(self, item: T, message: Work) -> bool:
+        """Queue one message or its maker (waits while the queue is full); False once the
+        pool is stopping."""
         while not self.stop.is_set():
             try:
                 self._queue.put((item, message), timeout=0.2)
@@ -105,7 +113,14 @@ class SenderPool(Generic[T]):
                         self.starting(current[0])
                 else:
                     current, following = following, None
-                item, message = current
+                item, work = current
+                try:
+                    message = work() if callable(work) else work
+                except DeliveryError as exc:
+                    if self.reject is None:
+                        raise
+                    self.reject(item, exc)  # recorded; this thread takes the next one
+                    continue
                 if not self.limiter.acquire(self.stop):
                     return  # stopping: this one stays claimed until the caller releases it
                 try:

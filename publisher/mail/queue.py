@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Protocol
 
 from ..config import DeliveryConfig
@@ -247,6 +248,10 @@ class _Recorder:
         self.commits.record(Attempt(delivery, "retry", failure.reply, mid, later), following)
         self._count("retry", f"{message.recipient}: {failure.reply} (retry in {wait:.0f} s)")
 
+    def reject(self, delivery: Delivery, error: DeliveryError) -> None:
+        """A message that could not be built (an unusable address): failed, not sent."""
+        self.skip(delivery, "failed", error.message, f"subscriber {delivery.subscriber_id}")
+
     def skip(self, delivery: Delivery, outcome: str, reason: str, recipient: str) -> None:
         """Record a delivery that is not sent at all (inactive subscriber, unusable address)."""
         self.commits.record(Attempt(delivery, outcome, reason))
@@ -332,6 +337,7 @@ def send_pending(
         recorder.handle,
         stop,
         starting=recorder.starting,
+        reject=recorder.reject,
     )
     keeper = LeaseKeeper(store, worker, conf.lease_seconds, stop)
     editions: dict[int, Edition] = {}
@@ -360,12 +366,9 @@ def send_pending(
                 if refused:
                     recorder.skip(delivery, "suppressed", refused, subscriber.email)
                     continue
-                try:
-                    message = builder.message(edition, subscriber, datetime.now(UTC))
-                except DeliveryError as exc:  # one unusable address: record it, go on
-                    recorder.skip(delivery, "failed", exc.message, subscriber.email)
-                    continue
-                pool.put(delivery, message)
+                # Built (and signed) by the sending thread that sends it; an unusable
+                # address is recorded as failed there and the run goes on.
+                pool.put(delivery, partial(builder.message, edition, subscriber, datetime.now(UTC)))
     finally:
         pool.close()
         keep = recorder.commits.record_leftovers()

@@ -191,6 +191,8 @@ class SmtpTransport:
 
     def _transaction(self, conn: smtplib.SMTP, message: OutgoingMessage) -> str:
         """MAIL, RCPT, DATA by hand: sendmail() hides the final reply we want to record."""
+        if conn.has_extn("pipelining") and _plain(message.sender) and _plain(message.recipient):
+            return self._pipelined(conn, message)
         try:
             code, reply = _command(conn, "mail", "FROM:", message.sender)
         except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
@@ -220,6 +222,43 @@ class SmtpTransport:
         self._sent_on_conn += 1
         return f"{code} {_text(reply)}"
 
+    def _pipelined(self, conn: smtplib.SMTP, message: OutgoingMessage) -> str:
+        """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920): two round
+        trips a message instead of four, where the server offers PIPELINING."""
+        commands = f"MAIL FROM:<{message.sender}>\r\nRCPT TO:<{message.recipient}>\r\nDATA\r\n"
+        try:
+            conn.send(commands.encode("ascii"))
+            mail = conn.getreply()
+        except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            raise _StaleConnection from exc  # an idle connection the server had closed
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise SendFailure(f"MAIL FROM via {self.description} failed: {exc}") from exc
+        try:
+            rcpt = conn.getreply()
+            data = conn.getreply()
+            if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
+                if data[0] == 354:  # a server that opened DATA anyway: end it, empty
+                    conn.send(b".\r\n")
+                    conn.getreply()
+                if mail[0] != 250:
+                    self._reset(conn, mail[0])
+                    raise _failure(mail[0], mail[1], "MAIL FROM")
+                if rcpt[0] not in (250, 251):
+                    self._reset(conn, rcpt[0])
+                    raise _failure(rcpt[0], rcpt[1], "RCPT TO", bounce=rcpt[0] >= 500)
+                self._reset(conn, data[0])
+                raise _failure(data[0], data[1], "DATA")
+            code, reply = _body(conn, message.data)
+        except (OSError, smtplib.SMTPException) as exc:
+            self._drop()
+            raise SendFailure(f"connection to {self.description} lost: {exc}") from exc
+        if code != 250:
+            self._reset(conn, code)
+            raise _failure(code, reply, "end of DATA")
+        self._sent_on_conn += 1
+        return f"{code} {_text(reply)}"
+
     def _reset(self, conn: smtplib.SMTP, code: int) -> None:
         """Forget the failed transaction; after 421 the server is closing, so reconnect."""
         if code == 421:
@@ -240,22 +279,32 @@ class SmtpTransport:
 def _command(conn: smtplib.SMTP, verb: str, prefix: str, address: str) -> tuple[int, bytes]:
     """MAIL/RCPT without smtplib's address re-parsing (~50 us each); our addresses are checked
     when stored. Non-ASCII addresses take smtplib's own path."""
-    if not address.isascii() or any(c in address for c in "<>\r\n "):
+    if not _plain(address):
         return conn.mail(address) if verb == "mail" else conn.rcpt(address)
     conn.putcmd(verb, f"{prefix}<{address}>")
     return conn.getreply()
 
 
-def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
-    """DATA with dot-stuffing by ``bytes.replace``: smtplib's regex costs ~0.3 ms per 40 KB.
+def _plain(address: str) -> bool:
+    return address.isascii() and not any(c in address for c in "<>\r\n ")
 
-    Our messages are CRLF throughout (``WIRE_POLICY``), so every line start follows a CRLF;
-    anything else is normalised first, so a stray ``\n.\n`` can never be read as the end.
-    """
+
+def _data(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """DATA, then the message (``_body``)."""
     conn.putcmd("data")
     code, reply = conn.getreply()
     if code != 354:
         raise smtplib.SMTPDataError(code, reply)
+    return _body(conn, data)
+
+
+def _body(conn: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+    """The message after a 354, dot-stuffed by ``bytes.replace`` (smtplib's regex costs
+    ~0.3 ms per 40 KB), and the server's reply to its end.
+
+    Our messages are CRLF throughout, so every line start follows a CRLF; anything else is
+    normalised first, so a stray ``\n.\n`` can never be read as the end.
+    """
     if data.count(b"\n") != data.count(b"\r\n"):  # a bare LF or CR: never let one end DATA
         data = re.sub(rb"\r\n|\r|\n", b"\r\n", data)
     stuffed = data.replace(b"\r\n.", b"\r\n..")
