@@ -2,7 +2,9 @@
 
 Normalisation happens here, once, so feeds and digests can trust what the store hands them:
 titles and names become plain text, HTML is sanitised, and an article that repeats one already
-stored under another key (same link) is reported instead of syndicated twice.
+stored under another key (same link) is reported instead of syndicated twice. Polled sources
+(feeds, sitemaps) fetch ahead, several at once (``sources.prepared``), and each one's state
+is committed only after its articles are stored.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from urllib.parse import quote
 from .errors import ArticleError
 from .models import Article, Unchanged
 from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
-from .sources import Source
+from .sources import PolledSource, Source, prepared
 from .store.protocols import ArticleWriter
 
 log = logging.getLogger(__name__)
@@ -87,7 +89,7 @@ def collect(sources: list[Source], store: ArticleWriter, domain: str) -> Collect
                 log.info("%s %s: %s", result, article.key, article.title)
         batch.clear()
 
-    for source in sources:
+    for source in prepared(sources):
         for item in source.items(known):
             if isinstance(item, Unchanged):
                 report.unchanged += 1
@@ -110,5 +112,8 @@ def collect(sources: list[Source], store: ArticleWriter, domain: str) -> Collect
             batch.append((article, tag_uri(domain, article)))
             if len(batch) >= BATCH:
                 flush()
+        if isinstance(source, PolledSource):
+            flush()  # its articles first: then its state (an ETag) can never run ahead of them
+            source.commit()
     flush()
     return report
