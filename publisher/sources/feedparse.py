@@ -82,12 +82,14 @@ def _when(value: Any) -> datetime | None:
 
 
 def _author(entry: Any) -> str:
-    raw = str(entry.get("author") or "")
+    """The byline: RSS's "address (Name)" gives the name, Atom's author its name; a bare
+    address is no byline (and is not ours to republish)."""
+    raw = str(entry.get("author") or "").strip()
     if match := RSS_AUTHOR.match(raw):
-        return match["name"]
-    if "@" in raw and " " not in raw.strip():
-        return ""  # a bare address is not a byline
-    return raw or str((entry.get("author_detail") or {}).get("name") or "")
+        return match["name"].strip()
+    if name := str((entry.get("author_detail") or {}).get("name") or "").strip():
+        return name
+    return "" if "@" in raw and " " not in raw else raw
 
 
 def _image(entry: Any, base: str) -> str:
@@ -115,8 +117,9 @@ def _entry(entry: Any, base: str) -> FeedEntry:
         content = paragraphs_to_html(str(contents[0]["value"]).split("\n\n"))
     else:
         content = ""
-    published = _when(entry.get("published_parsed"))
-    updated = _when(entry.get("updated_parsed"))
+    # `in` first: feedparser's .get("updated_parsed") falls back to the publication date.
+    updated = _when(entry["updated_parsed"]) if "updated_parsed" in entry else None
+    published = _when(entry.get("published_parsed")) or updated
     link = str(entry.get("link") or "")
     return FeedEntry(
         guid=str(entry.get("id") or ""),
@@ -125,7 +128,7 @@ def _entry(entry: Any, base: str) -> FeedEntry:
         summary=str(entry.get("summary") or ""),
         content=content,
         author=_author(entry),
-        published=published or updated,
+        published=published,
         updated=updated if updated != published else None,
         tags=[str(t["term"]) for t in entry.get("tags") or [] if t.get("term")],
         image=_image(entry, base),
@@ -160,8 +163,8 @@ def _json_item(item: dict[str, Any], base: str) -> FeedEntry:
     link = _text(item.get("url")) or _text(item.get("external_url"))
     image = _text(item.get("image")) or _text(item.get("banner_image"))
     ident = item.get("id")
-    published = _json_when(item.get("date_published"))
     updated = _json_when(item.get("date_modified"))
+    published = _json_when(item.get("date_published")) or updated
     return FeedEntry(
         guid=str(ident) if isinstance(ident, str | int) and not isinstance(ident, bool) else "",
         link=urljoin(base, link) if link else "",
@@ -169,7 +172,7 @@ def _json_item(item: dict[str, Any], base: str) -> FeedEntry:
         summary=_text(item.get("summary")),
         content=content,
         author=next((n for n in names if isinstance(n, str) and n), ""),
-        published=published or updated,
+        published=published,
         updated=updated if updated != published else None,
         tags=[t for t in _list(item.get("tags")) if isinstance(t, str) and t],
         image=urljoin(base, image) if image else "",
