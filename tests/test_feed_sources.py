@@ -107,11 +107,36 @@ def test_backfill_window_takes_recent_items_and_never_older_ones(
 ) -> None:
     now = site.now
     items = [
-        {"guid": "a", "link": "https://upstream.example/a", "title": "An hour ago", "at": now - timedelta(hours=1)},  # fmt: skip
-        {"guid": "b", "link": "https://upstream.example/b", "title": "47 hours ago", "at": now - timedelta(hours=47)},  # fmt: skip
-        {"guid": "c", "link": "https://upstream.example/c", "title": "49 hours ago", "at": now - timedelta(hours=49)},  # fmt: skip
-        {"guid": "d", "link": "https://upstream.example/d", "title": "Ten days ago", "at": now - timedelta(days=10)},  # fmt: skip
-        {"guid": "e", "link": "https://upstream.example/e", "title": "Undated, first seen on day one", "at": None},  # fmt: skip
+        {
+            "guid": "a",
+            "link": "https://upstream.example/a",
+            "title": "An hour ago",
+            "at": now - timedelta(hours=1),
+        },  # fmt: skip
+        {
+            "guid": "b",
+            "link": "https://upstream.example/b",
+            "title": "47 hours ago",
+            "at": now - timedelta(hours=47),
+        },  # fmt: skip
+        {
+            "guid": "c",
+            "link": "https://upstream.example/c",
+            "title": "49 hours ago",
+            "at": now - timedelta(hours=49),
+        },  # fmt: skip
+        {
+            "guid": "d",
+            "link": "https://upstream.example/d",
+            "title": "Ten days ago",
+            "at": now - timedelta(days=10),
+        },  # fmt: skip
+        {
+            "guid": "e",
+            "link": "https://upstream.example/e",
+            "title": "Undated, first seen on day one",
+            "at": None,
+        },  # fmt: skip
     ]
     route = site.route("/feed.xml", rss("Wire", items), content_type=RSS)
     settings = config(tmp_path, source("feed", "wire", site.url("/feed.xml")))
@@ -127,7 +152,12 @@ def test_backfill_window_takes_recent_items_and_never_older_ones(
         later = now + timedelta(days=1)
         items += [
             {"guid": "f", "link": "https://upstream.example/f", "title": "Fresh", "at": later},
-            {"guid": "g", "link": "https://upstream.example/g", "title": "Undated, new", "at": None},  # fmt: skip
+            {
+                "guid": "g",
+                "link": "https://upstream.example/g",
+                "title": "Undated, new",
+                "at": None,
+            },  # fmt: skip
         ]
         route.body = rss("Wire", items)
         second = poll(settings, store, later)
@@ -148,7 +178,7 @@ def test_edited_item_updates_its_article(tmp_path: Path, site: Upstream) -> None
             "<entry><title>Bridge closes for repairs</title><id>urn:wire:1</id>"
             '<link href="https://upstream.example/bridge"/>'
             f"<published>{(now - timedelta(hours=3)).isoformat()}</published>"
-            f"<updated>{updated}</updated><content type=\"html\">{text}</content></entry></feed>"
+            f'<updated>{updated}</updated><content type="html">{text}</content></entry></feed>'
         ).encode()
 
     route = site.route("/atom.xml", atom("&lt;p&gt;Closed for a week.&lt;/p&gt;", (now - timedelta(hours=3)).isoformat()), content_type=ATOM)  # fmt: skip
@@ -167,9 +197,7 @@ def test_edited_item_updates_its_article(tmp_path: Path, site: Upstream) -> None
     assert before.updated == now - timedelta(hours=3) and after.updated == edited_at
 
 
-def test_malformed_feed_is_reported_and_what_parses_is_kept(
-    tmp_path: Path, site: Upstream
-) -> None:
+def test_malformed_feed_is_reported_and_what_parses_is_kept(tmp_path: Path, site: Upstream) -> None:
     site.serve_fixture("/weather.xml", "malformed.xml", RSS)
     site.serve_fixture("/rss.xml", "rss.xml", RSS)
     settings = config(
@@ -306,9 +334,7 @@ def test_a_source_is_not_polled_before_every_minutes(tmp_path: Path, site: Upstr
     assert len(site.seen("/rss.xml")) == 2
 
 
-def test_items_without_an_http_link_are_refused_one_by_one(
-    tmp_path: Path, site: Upstream
-) -> None:
+def test_items_without_an_http_link_are_refused_one_by_one(tmp_path: Path, site: Upstream) -> None:
     now = site.now
     items = [
         {"guid": "1", "link": "javascript:alert(document.cookie)", "title": "Script", "at": now},
@@ -331,10 +357,22 @@ def test_items_are_deduplicated_by_guid_then_link_then_content(
 ) -> None:
     now = site.now
     items = [
-        {"guid": "1", "link": "https://upstream.example/a", "title": "Original", "body": "Words.", "at": now},  # fmt: skip
+        {
+            "guid": "1",
+            "link": "https://upstream.example/a",
+            "title": "Original",
+            "body": "Words.",
+            "at": now,
+        },  # fmt: skip
         {"guid": "1", "link": "https://upstream.example/b", "title": "Same guid", "at": now},
         {"guid": "3", "link": "https://upstream.example/a", "title": "Same link", "at": now},
-        {"guid": "4", "link": "https://upstream.example/d", "title": "Original", "body": "Words.", "at": now},  # fmt: skip
+        {
+            "guid": "4",
+            "link": "https://upstream.example/d",
+            "title": "Original",
+            "body": "Words.",
+            "at": now,
+        },  # fmt: skip
         {"link": "https://upstream.example/e", "title": "No guid: the link is its id", "at": now},
     ]
     site.route("/feed.xml", rss("Wire", items), content_type=RSS)

@@ -140,18 +140,17 @@ def _handler(site: Upstream) -> type[BaseHTTPRequestHandler]:
                 )
                 site.in_flight += 1
                 site.most_in_flight = max(site.most_in_flight, site.in_flight)
-            try:
-                self._answer(site.routes.get(self.path))
-            finally:
-                with site.lock:
-                    site.in_flight -= 1
+            route = site.routes.get(self.path)
+            if route is not None and route.delay:
+                time.sleep(route.delay)
+            with site.lock:  # answered from here on: the client may already send the next
+                site.in_flight -= 1
+            self._answer(route)
 
         def _answer(self, route: Route | None) -> None:
             if route is None:
                 self.send_error(404)
                 return
-            if route.delay:
-                time.sleep(route.delay)
             body = route.body() if callable(route.body) else route.body
             tag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"' if route.etag else ""
             if tag and route.status == 200 and self.headers.get("If-None-Match") == tag:
@@ -198,7 +197,7 @@ def upstream() -> Iterator[Upstream]:
     now = datetime.now(UTC).replace(microsecond=0)
     site = Upstream(f"http://127.0.0.1:{server.server_address[1]}", now)
     server.RequestHandlerClass = _handler(site)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield site

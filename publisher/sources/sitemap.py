@@ -27,7 +27,7 @@ from ..models import SourcePage
 from . import SourceItem
 from .fetch import FetchError, Response, url_problem
 from .pages import PageHints, extract_article
-from .polite import Robots, Throttle, Verdict
+from .polite import Robots, Throttle
 from .polled import Polled, item_key
 from .sitemapxml import SitemapEntry, parse_sitemap
 
@@ -80,6 +80,7 @@ class SitemapCrawler(Polled):
         self.crawl = conf
         self.throttle = Throttle(conf.delay_seconds)
         self.robots = Robots(self._get, self.user_agent)
+        self.unreachable = 0  # pages waiting because their host's robots.txt did not answer
 
     def prepare(self) -> None:
         self.throttle.wait(self.state.url)
@@ -176,15 +177,29 @@ class SitemapCrawler(Polled):
                 continue
             self.record(page)
             waiting[url] = page
-        batch = sorted(waiting.values(), key=_newest_first)[: self.crawl.max_pages]
-        if batch:
-            yield from self._fetch(batch)
+        yield from self._fetch(self._allowed(sorted(waiting.values(), key=_newest_first)))
 
-    def _fetch_one(self, page: SourcePage) -> Response | FetchError | Verdict:
-        """One page, if robots.txt allows it, after the host's pause (run in a worker)."""
-        verdict = self.robots.verdict(page.url)
-        if verdict != "allowed":
-            return verdict
+    def _allowed(self, waiting: list[SourcePage]) -> list[SourcePage]:
+        """The first ``max_pages`` of ``waiting`` that robots.txt lets us fetch; the ones it
+        forbids are recorded (and cost no request), the ones it cannot tell about yet wait."""
+        batch: list[SourcePage] = []
+        self.unreachable = 0
+        for page in waiting:
+            if len(batch) >= self.crawl.max_pages:
+                break
+            verdict = self.robots.verdict(page.url)
+            if verdict == "allowed":
+                batch.append(page)
+            elif verdict == "blocked":
+                log.info("%s: %s is disallowed by robots.txt; not fetched", self.name, page.url)
+                detail = "disallowed by robots.txt"
+                self.record(replace(page, status="blocked", fetched_at=self.now, detail=detail))
+            else:
+                self.unreachable += 1  # robots.txt unreachable: wait, uncounted, for a later run
+        return batch
+
+    def _fetch_one(self, page: SourcePage) -> Response | FetchError:
+        """One page, after the host's pause (run in a worker)."""
         delay = max(self.crawl.delay_seconds, self.robots.crawl_delay(page.url) or 0.0)
         self.throttle.wait(page.url, delay)
         try:
@@ -194,26 +209,21 @@ class SitemapCrawler(Polled):
 
     def _fetch(self, batch: list[SourcePage]) -> Iterator[SourceItem]:
         """Fetch and extract ``batch``, at most ``concurrency`` requests at once."""
-        unreachable = 0
+        if self.unreachable:
+            yield ArticleError(self.state.url, None, f"robots.txt could not be read; {self.unreachable} page(s) wait for the next run")  # fmt: skip
+        if not batch:
+            return
         with ThreadPoolExecutor(self.crawl.concurrency, thread_name_prefix="crawl") as pool:
             for page, outcome in zip(batch, pool.map(self._fetch_one, batch), strict=True):
-                if outcome == "unknown":
-                    unreachable += 1  # robots.txt unreachable: wait, uncounted, for a later run
-                    continue
                 tried = replace(page, fetched_at=self.now)
-                if outcome == "blocked":
-                    log.info("%s: %s is disallowed by robots.txt; not fetched", self.name, page.url)
-                    self.record(replace(tried, status="blocked", detail="disallowed by robots.txt"))
-                elif isinstance(outcome, FetchError):
+                if isinstance(outcome, FetchError):
                     attempts = page.attempts + 1
                     status = "failed" if attempts >= MAX_ATTEMPTS else "queued"
                     self.record(replace(tried, status=status, attempts=attempts, detail=outcome.reason))  # fmt: skip
                     again = "given up" if status == "failed" else "tried again on the next run"
                     yield ArticleError(page.url, None, f"cannot fetch the page: {outcome.reason}", f"attempt {attempts} of {MAX_ATTEMPTS}; {again}")  # fmt: skip
-                elif isinstance(outcome, Response):
+                else:
                     yield from self._extract(tried, outcome)
-        if unreachable:
-            yield ArticleError(self.state.url, None, f"robots.txt could not be read; {unreachable} page(s) wait for the next run")  # fmt: skip
 
     def _extract(self, page: SourcePage, response: Response) -> Iterator[SourceItem]:
         key = item_key(self.name, page.url)
