@@ -112,31 +112,31 @@ def test_backfill_window_takes_recent_items_and_never_older_ones(
             "link": "https://upstream.example/a",
             "title": "An hour ago",
             "at": now - timedelta(hours=1),
-        },  # fmt: skip
+        },
         {
             "guid": "b",
             "link": "https://upstream.example/b",
             "title": "47 hours ago",
             "at": now - timedelta(hours=47),
-        },  # fmt: skip
+        },
         {
             "guid": "c",
             "link": "https://upstream.example/c",
             "title": "49 hours ago",
             "at": now - timedelta(hours=49),
-        },  # fmt: skip
+        },
         {
             "guid": "d",
             "link": "https://upstream.example/d",
             "title": "Ten days ago",
             "at": now - timedelta(days=10),
-        },  # fmt: skip
+        },
         {
             "guid": "e",
             "link": "https://upstream.example/e",
             "title": "Undated, first seen on day one",
             "at": None,
-        },  # fmt: skip
+        },
     ]
     route = site.route("/feed.xml", rss("Wire", items), content_type=RSS)
     settings = config(tmp_path, source("feed", "wire", site.url("/feed.xml")))
@@ -157,7 +157,7 @@ def test_backfill_window_takes_recent_items_and_never_older_ones(
                 "link": "https://upstream.example/g",
                 "title": "Undated, new",
                 "at": None,
-            },  # fmt: skip
+            },
         ]
         route.body = rss("Wire", items)
         second = poll(settings, store, later)
@@ -363,7 +363,7 @@ def test_items_are_deduplicated_by_guid_then_link_then_content(
             "title": "Original",
             "body": "Words.",
             "at": now,
-        },  # fmt: skip
+        },
         {"guid": "1", "link": "https://upstream.example/b", "title": "Same guid", "at": now},
         {"guid": "3", "link": "https://upstream.example/a", "title": "Same link", "at": now},
         {
@@ -372,7 +372,7 @@ def test_items_are_deduplicated_by_guid_then_link_then_content(
             "title": "Original",
             "body": "Words.",
             "at": now,
-        },  # fmt: skip
+        },
         {"link": "https://upstream.example/e", "title": "No guid: the link is its id", "at": now},
     ]
     site.route("/feed.xml", rss("Wire", items), content_type=RSS)

@@ -3,6 +3,7 @@ robots.txt, pauses per host, a concurrency cap, pages fetched once, and the back
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -66,13 +67,10 @@ def test_article_pages_are_extracted(tmp_path: Path, site: Upstream) -> None:
         "https://elsewhere.example/news/copied-story": "failed",
     }
     reasons = {e.path.removeprefix(site.base): e.reason for e in report.errors}
-    assert (
-        reasons
-        == {
-            "/sport/": "no article on the page: the page calls itself 'website' (og:type), not an article",  # fmt: skip
-            "https://elsewhere.example/news/copied-story": "page not fetched: not on the sitemap's host '127.0.0.1'",  # fmt: skip
-        }
-    )
+    assert reasons == {
+        "/sport/": "no article on the page: the page calls itself 'website' (og:type), not an article",
+        "https://elsewhere.example/news/copied-story": "page not fetched: not on the sitemap's host '127.0.0.1'",
+    }
 
 
 def test_robots_txt_is_honoured(tmp_path: Path, site: Upstream) -> None:
@@ -81,7 +79,7 @@ def test_robots_txt_is_honoured(tmp_path: Path, site: Upstream) -> None:
         source("sitemap", "harbour", site.url("/news-sitemap.xml"), **FAST),
         source(
             "sitemap", "greedy", site.url("/news-sitemap.xml"), user_agent="GreedyBot/2.0", **FAST
-        ),  # fmt: skip
+        ),
     )
     with open_store(settings) as store:
         run_collect(settings, store)
@@ -127,7 +125,7 @@ def test_requests_to_one_host_are_spaced_by_the_delay(tmp_path: Path, site: Upst
         assert run_collect(settings, store).added == 2
     times = sorted(r.at for r in site.requests)
     assert len(times) == 5  # sitemap, robots.txt, three pages
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= delay - 0.05, gaps  # a little slack for thread wake-up jitter
 
 
