@@ -189,7 +189,7 @@ def test_a_sitemap_that_cannot_be_read_is_backed_off(tmp_path: Path, site: Upstr
         report = poll(settings, store, t0)
         state = state_of(store, "harbour")
         assert poll(settings, store, t0 + timedelta(minutes=1)).errors == []
-    assert report.errors[0].reason == "sitemap source 'harbour': not a sitemap: not a sitemap: the root element is <html>"  # fmt: skip
+    assert report.errors[0].reason == "sitemap source 'harbour': not a sitemap: the root element is <html>, not <urlset> or <sitemapindex>"  # fmt: skip
     assert (state.failures, state.next_attempt_at) == (1, t0 + timedelta(minutes=5))
     assert site.paths() == ["/news-sitemap.xml"]
 

@@ -76,9 +76,19 @@ class Polled:
             state = SourceState(conf.name, self.kind, conf.url, conf.url, since=since)
         self.state = state
         self.first_poll = state.since is None
-        self.due = state.next_attempt_at is None or state.next_attempt_at <= now
+        self.due = self._due(now)
         self.pages: dict[str, SourcePage] = {}  # recorded in commit, after the articles
         self.polled = False  # whether this run touched the source (and its state is saved)
+
+    def _due(self, now: datetime) -> bool:
+        """A failing source waits out its backoff; a healthy one its ``every_minutes``, read
+        from the config each run (so a changed interval applies at once)."""
+        state = self.state
+        if state.failures:
+            return state.next_attempt_at is None or state.next_attempt_at <= now
+        every = self.conf.every_minutes
+        last = state.last_attempt_at
+        return every is None or last is None or last + timedelta(minutes=every) <= now
 
     @property
     def since(self) -> datetime:
@@ -108,6 +118,9 @@ class Polled:
             return self.get(self.state.url, conditional=True)
         except FetchError as exc:
             return self.fail(exc.reason, exc.retry_after, where=exc.url)
+        except Exception as exc:  # a surprise from the network stack: this source, not the run
+            log.exception("%s: fetching %s failed unexpectedly", self.name, self.state.url)
+            return self.fail(f"unexpected error: {exc.__class__.__name__}: {exc}")
 
     def succeed(self, response: Response) -> None:
         """Remember the answer's validators and a permanent move; clear the failure count."""

@@ -93,7 +93,8 @@ def parse_sitemap(body: bytes, url: str, max_bytes: int, tz: ZoneInfo) -> Sitema
         return Sitemap("urlset", [], "; ".join(errors) or "an empty document")
     kind = {"sitemapindex": "index", "urlset": "urlset"}.get(_local(root))
     if kind is None:
-        return Sitemap("urlset", [], f"not a sitemap: the root element is <{_local(root)}>")
+        found = _local(root)
+        return Sitemap("urlset", [], f"the root element is <{found}>, not <urlset> or <sitemapindex>")  # fmt: skip
     wanted = "sitemap" if kind == "index" else "url"
     entries: list[SitemapEntry] = []
     for element in root:
