@@ -155,6 +155,8 @@ class SourceState:
     url: str  # where the source is fetched now (a permanent redirect moves it)
     etag: str = ""
     last_modified: str = ""
+    body_hash: str = ""  # SHA-256 of the last body read: a server that ignores validators
+    # and sends the same bytes again costs a download, not a parse.
     # Items dated before this are never taken: set on the first successful poll to
     # ``backfill_days`` before it, so adding a source does not flood readers with its past.
     since: datetime | None = None

@@ -418,3 +418,20 @@ def test_feed_sources_on_postgresql(tmp_path: Path, site: Upstream, pg_url: str)
         state = state_of(store, "harbour")
         assert state.etag and state.last_success_at is not None
         assert site.seen("/rss.xml")[1].headers["If-None-Match"] == state.etag
+
+
+def test_the_same_bytes_again_are_not_parsed_again(
+    tmp_path: Path, site: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from publisher.sources import feed
+
+    site.serve_fixture("/rss.xml", "rss.xml", RSS, etag=False)  # a server without validators
+    settings = config(tmp_path, source("feed", "harbour", site.url("/rss.xml")))
+    parsed: list[str] = []
+    real = feed.parse_feed
+    monkeypatch.setattr(feed, "parse_feed", lambda *a: parsed.append(a[1]) or real(*a))
+    with open_store(settings) as store:
+        assert poll(settings, store).added == 2
+        assert poll(settings, store).added == 0
+    assert len(site.seen("/rss.xml")) == 2 and len(parsed) == 1
+    assert "If-None-Match" not in site.seen("/rss.xml")[1].headers

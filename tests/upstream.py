@@ -192,8 +192,11 @@ def _handler(site: Upstream) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def upstream() -> Iterator[Upstream]:
     """A threaded HTTP server on a free loopback port, stopped when the block ends."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler, bind_and_activate=False)
     server.daemon_threads = True
+    server.request_queue_size = 128  # the default 5 drops parallel connects (1 s SYN retries)
+    server.server_bind()
+    server.server_activate()
     now = datetime.now(UTC).replace(microsecond=0)
     site = Upstream(f"http://127.0.0.1:{server.server_address[1]}", now)
     server.RequestHandlerClass = _handler(site)

@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict
 from datetime import datetime
 
 from ..errors import ArticleError
@@ -37,7 +36,7 @@ ACCEPT = (
 
 def _digest(entry: FeedEntry) -> str:
     """What the stored article depends on: the entry as parsed, and the mapping's version."""
-    raw = json.dumps([PARSER_VERSION, asdict(entry)], default=str, ensure_ascii=False)
+    raw = json.dumps([PARSER_VERSION, vars(entry)], default=str, ensure_ascii=False)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -63,7 +62,7 @@ class FeedPoller(Polled):
             return
         if answer is None:
             return
-        if answer.status == 304:
+        if self.same_as_last_time(answer):
             self.succeed(answer)
             return
         try:

@@ -38,6 +38,10 @@ def item_key(source: str, ident: str) -> str:
     return f"{source}:sha256:{hashlib.sha256(ident.encode('utf-8')).hexdigest()}"
 
 
+def _body_hash(response: Response) -> str:
+    return hashlib.sha256(response.body).hexdigest()
+
+
 def backoff(failures: int, every_minutes: int | None, retry_after: float | None) -> timedelta:
     """How long to leave a source alone after ``failures`` failed polls in a row: 5 min,
     doubling to 6 h; never sooner than its own interval or than the server asked."""
@@ -133,6 +137,7 @@ class Polled:
             state,
             etag=response.etag if fresh else state.etag,
             last_modified=response.last_modified if fresh else state.last_modified,
+            body_hash=_body_hash(response) if fresh else state.body_hash,
             url=moved or state.url,
             since=self.since,
             last_success_at=self.now,
@@ -144,6 +149,11 @@ class Polled:
                 else None
             ),
         )
+
+    def same_as_last_time(self, response: Response) -> bool:
+        """Whether ``response`` is a 304, or a 200 repeating the bytes read last time (many
+        servers ignore validators): then there is nothing new to read."""
+        return response.status == 304 or _body_hash(response) == self.state.body_hash
 
     def fail(self, reason: str, retry_after: float | None = None, where: str = "") -> ArticleError:
         """Record a failed poll and when to try again; the error to report for it."""

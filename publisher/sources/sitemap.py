@@ -107,7 +107,7 @@ class SitemapCrawler(Polled):
             return
         first_poll = self.first_poll
         listed: list[SitemapEntry] = []
-        if answer.status == 200:
+        if not self.same_as_last_time(answer):
             try:
                 read = yield from self._read(answer)
             except FetchError as exc:  # a gzipped sitemap that is broken or too large

@@ -237,6 +237,7 @@ source_state = Table(
     Column("url", Text, nullable=False),
     Column("etag", Text, nullable=False, default=""),
     Column("last_modified", Text, nullable=False, default=""),
+    Column("body_hash", String(64), nullable=False, default=""),
     Column("since", UTCDateTime, nullable=True),
     Column("last_attempt_at", UTCDateTime, nullable=True),
     Column("last_success_at", UTCDateTime, nullable=True),

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("etag", sa.Text, nullable=False, server_default=""),
         sa.Column("last_modified", sa.Text, nullable=False, server_default=""),
+        sa.Column("body_hash", sa.String(64), nullable=False, server_default=""),
         sa.Column("since", UTCDateTime, nullable=True),
         sa.Column("last_attempt_at", UTCDateTime, nullable=True),
         sa.Column("last_success_at", UTCDateTime, nullable=True),
