@@ -41,10 +41,28 @@ import feedparser  # noqa: E402
 from publisher.config import load_settings  # noqa: E402
 from publisher.jobs import open_store, run_collect  # noqa: E402
 
-WORDS = (
-    "harbour council ferry storm budget school festival market bridge library rail strike "
-    "museum election river clinic stadium tram tide lighthouse"
-).split()
+WORDS = [
+    "harbour",
+    "council",
+    "ferry",
+    "storm",
+    "budget",
+    "school",
+    "festival",
+    "market",
+    "bridge",
+    "library",
+    "rail",
+    "strike",
+    "museum",
+    "election",
+    "river",
+    "clinic",
+    "stadium",
+    "tram",
+    "tide",
+    "lighthouse",
+]
 
 
 def feed_body(n: int, items: int, now: datetime) -> bytes:
