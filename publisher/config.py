@@ -166,7 +166,7 @@ def _user_agent(value: str) -> str:
 class _PolledSource(_Section):
     """What feed and sitemap sources share: where, how often, and the limits of one request."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=100)
     url: Annotated[str, AfterValidator(_fetch_url)]
     enabled: bool = True
     every_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)

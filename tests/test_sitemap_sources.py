@@ -222,3 +222,14 @@ def test_pages_wait_while_robots_txt_cannot_be_read(tmp_path: Path, site: Upstre
         "/news/port/cranes-arrive",
         "/news/council/library-hours",
     ]
+
+
+def test_an_overlong_url_is_reported_not_stored(tmp_path: Path, site: Upstream) -> None:
+    long = site.url("/news/" + "x" * 2100)
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>{long}</loc><lastmod>{site.now.isoformat()}</lastmod></url></urlset>'  # fmt: skip
+    site.route("/news-sitemap.xml", body, content_type="application/xml")
+    settings = sitemap(tmp_path, site)
+    with open_store(settings) as store:
+        report = run_collect(settings, store)
+        assert store.source_pages("harbour") == {}
+    assert report.errors[0].reason == "page not fetched: the URL is longer than 2000 characters"

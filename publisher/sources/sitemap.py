@@ -25,7 +25,7 @@ from ..config import SitemapSource
 from ..errors import ArticleError
 from ..models import SourcePage
 from . import SourceItem
-from .fetch import FetchError, Response, url_problem
+from .fetch import MAX_URL_LENGTH, FetchError, Response, url_problem
 from .pages import PageHints, extract_article
 from .polite import Robots, Throttle
 from .polled import Polled, item_key
@@ -168,8 +168,9 @@ class SitemapCrawler(Polled):
                 self.record(replace(page, status="ok"))
                 continue
             if problem := self._off_site(url):
-                self.record(replace(page, status="failed", detail=problem))
-                yield ArticleError(url, None, f"page not fetched: {problem}")
+                if len(url) <= MAX_URL_LENGTH:  # a longer one does not fit the table: report only
+                    self.record(replace(page, status="failed", detail=problem))
+                yield ArticleError(url[:200], None, f"page not fetched: {problem}")
                 continue
             dated = entry.published or entry.lastmod
             if (dated is None and first_poll) or (dated is not None and dated < self.since):
