@@ -18,13 +18,13 @@ from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import SitemapSource
 from ..errors import ArticleError
-from ..models import SourcePage
-from . import SourceItem
+from ..models import SourcePage, SourceState
+from ..store.protocols import SourceStateStore
+from . import SiteContext, SourceItem
 from .fetch import MAX_URL_LENGTH, FetchError, Response, url_problem
 from .pages import PageHints, extract_article
 from .polite import Robots, Throttle
@@ -75,8 +75,16 @@ class SitemapCrawler(Polled):
     accept = ACCEPT_XML
     answer: Response | ArticleError | None = None
 
-    def __init__(self, conf: SitemapSource, *args: Any) -> None:
-        super().__init__(conf, *args)
+    def __init__(
+        self,
+        conf: SitemapSource,
+        state: SourceState | None,
+        store: SourceStateStore,
+        site: SiteContext,
+        now: datetime,
+        user_agent: str,
+    ) -> None:
+        super().__init__(conf, state, store, site, now, user_agent)
         self.crawl = conf
         self.throttle = Throttle(conf.delay_seconds)
         self.robots = Robots(self._get, self.user_agent)
@@ -92,9 +100,12 @@ class SitemapCrawler(Polled):
         return self.get(url)
 
     def _off_site(self, url: str) -> str:
+        """Why ``url`` is not fetched: not http(s), or not on the sitemap's host (as configured,
+        or where a permanent redirect moved it); "" when it may be."""
         if problem := url_problem(url):
             return problem
-        if _site_host(url) != _site_host(self.conf.url):
+        hosts = {_site_host(self.conf.url), _site_host(self.state.url)}
+        if _site_host(url) not in hosts:
             return f"not on the sitemap's host {_site_host(self.conf.url)!r}"
         return ""
 
