@@ -17,9 +17,7 @@ from typing import Any
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
-import trafilatura
 from lxml import etree
-from trafilatura.htmlprocessing import convert_to_html
 
 from ..models import Article
 from .fetch import url_problem
@@ -57,6 +55,8 @@ def _page_date(value: str | None, tz: ZoneInfo) -> tuple[datetime | None, bool]:
 
 def _content(document: Any, title: str) -> str:
     """The extracted body as HTML, without the headline trafilatura keeps at its top."""
+    from trafilatura.htmlprocessing import convert_to_html
+
     body = convert_to_html(document.body).find("body")
     if body is None:
         return ""
@@ -86,6 +86,9 @@ def extract_article(
     now: datetime,
 ) -> Article | str:
     """The article on a page fetched from ``url``, or why there is none."""
+    import trafilatura  # here, not at the top: it takes half a second to import, and only
+    # sitemap sources need it, so no other command pays for it
+
     document = trafilatura.bare_extraction(
         html,
         url=url,
