@@ -4,7 +4,9 @@ Normalisation happens here, once, so feeds and digests can trust what the store 
 titles and names become plain text, HTML is sanitised, links and lead images must be http(s)
 URLs (``urls.public_url``; sources check them first and name the line, this is the gate for
 every source), and an article that repeats one already stored under another key (same link) is
-reported instead of syndicated twice.
+reported instead of syndicated twice. Polled sources (feeds, sitemaps) fetch ahead, several at
+once (``sources.prepared``), and each one's state is committed only after its articles are
+stored.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from urllib.parse import quote
 from .errors import ArticleError
 from .models import Article, Unchanged
 from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
-from .sources import Source
+from .sources import PolledSource, Source, prepared
 from .store.protocols import ArticleWriter
 from .urls import UnsafeURL, public_url
 
@@ -102,7 +104,7 @@ def collect(sources: list[Source], store: ArticleWriter, domain: str) -> Collect
                 log.debug("%s %s: %s", result, article.key, article.title)
         batch.clear()
 
-    for source in sources:
+    for source in prepared(sources):
         for item in source.items(known):
             if isinstance(item, Unchanged):
                 report.unchanged += 1
@@ -130,5 +132,8 @@ def collect(sources: list[Source], store: ArticleWriter, domain: str) -> Collect
             batch.append((article, tag_uri(domain, article)))
             if len(batch) >= BATCH:
                 flush()
+        if isinstance(source, PolledSource):
+            flush()  # its articles first: then its state (an ETag) can never run ahead of them
+            source.commit()
     flush()
     return report

@@ -147,7 +147,58 @@ class FilesSource(_Section):
     enabled: bool = True
 
 
-SourceConfig = Annotated[FilesSource, Field(discriminator="kind")]
+def _fetch_url(value: str) -> str:
+    """An absolute http(s) URL to fetch: unlike ``[site] url`` it may carry a query
+    (``?format=rss``), and it is kept exactly as written."""
+    try:
+        _HTTP_URL.validate_python(value)
+    except ValidationError:
+        raise ValueError(
+            f"{value!r} must be an absolute http(s) URL such as 'https://example.com/feed.xml'"
+        ) from None
+    if not value.lower().startswith(("http://", "https://")) or len(value) > 2000:
+        raise ValueError(
+            f"{value!r} must start with http:// or https:// (2,000 characters at most)"
+        )
+    return value
+
+
+def _user_agent(value: str) -> str:
+    if not re.fullmatch(r"[\x20-\x7e]{0,200}", value):
+        raise ValueError("must be printable ASCII on one line, 200 characters at most")
+    return value
+
+
+class _PolledSource(_Section):
+    """What feed and sitemap sources share: where, how often, and the limits of one request."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=100)
+    url: Annotated[str, AfterValidator(_fetch_url)]
+    enabled: bool = True
+    every_minutes: int | None = Field(default=None, ge=1, le=7 * 24 * 60)
+    backfill_days: int = Field(default=2, ge=0, le=3650)
+    timeout: float = Field(default=20.0, gt=0, le=300)
+    max_bytes: int = Field(default=5_000_000, ge=1024, le=100_000_000)
+    user_agent: Annotated[str, AfterValidator(_user_agent)] = ""
+
+
+class FeedSource(_PolledSource):
+    """An upstream RSS, Atom or JSON Feed, polled with conditional GET."""
+
+    kind: Literal["feed"]
+
+
+class SitemapSource(_PolledSource):
+    """A sitemap (index or Google News): new article pages fetched politely and extracted."""
+
+    kind: Literal["sitemap"]
+    max_bytes: int = Field(default=10_000_000, ge=1024, le=100_000_000)
+    delay_seconds: float = Field(default=2.0, ge=0, le=600)
+    concurrency: int = Field(default=2, ge=1, le=16)
+    max_pages: int = Field(default=50, ge=1, le=10_000)
+
+
+SourceConfig = Annotated[FilesSource | FeedSource | SitemapSource, Field(discriminator="kind")]
 
 
 class FeedsConfig(_Section):
@@ -392,7 +443,11 @@ class Settings(_Section):
         return url
 
 
-SOURCE_KINDS: dict[str, type[BaseModel]] = {"files": FilesSource}
+SOURCE_KINDS: dict[str, type[BaseModel]] = {
+    "files": FilesSource,
+    "feed": FeedSource,
+    "sitemap": SitemapSource,
+}
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
@@ -405,12 +460,12 @@ def _models_in(annotation: Any) -> list[type[BaseModel]]:
 def _model_at(loc: list[str]) -> type[BaseModel] | None:
     """Which settings table a validation error's location points into."""
     model: type[BaseModel] | None = Settings
-    for part in loc:
+    for i, part in enumerate(loc):
         if model is None:
             return None
         if part.isdigit():
             continue
-        if part in SOURCE_KINDS and model is not FilesSource and "kind" not in model.model_fields:
+        if part in SOURCE_KINDS and i and loc[i - 1].isdigit():  # a source's discriminator tag
             model = SOURCE_KINDS[part]
             continue
         field = model.model_fields.get(part)

@@ -138,3 +138,51 @@ class Delivery:
     lease_until: datetime | None = None
     next_attempt_at: datetime | None = None
     reply: str = ""
+
+
+@dataclass
+class SourceState:
+    """What is remembered about one polled source (a feed or a sitemap) between runs.
+
+    Kept in the database so a restart neither re-downloads an unchanged feed (``etag``,
+    ``last_modified``), nor forgets a permanent redirect (``url``), nor hammers a source that
+    is down (``failures``, ``next_attempt_at``); ``publisher status`` shows the rest.
+    """
+
+    name: str
+    kind: str  # feed | sitemap
+    configured_url: str  # the config's url when this was recorded: a new one starts afresh
+    url: str  # where the source is fetched now (a permanent redirect moves it)
+    etag: str = ""
+    last_modified: str = ""
+    body_hash: str = ""  # SHA-256 of the last body read: a server that ignores validators
+    # and sends the same bytes again costs a download, not a parse.
+    # Items dated before this are never taken: set on the first successful poll to
+    # ``backfill_days`` before it, so adding a source does not flood readers with its past.
+    since: datetime | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str = ""  # why the last failed poll failed ("" once a poll succeeds)
+    last_error_at: datetime | None = None
+    failures: int = 0  # consecutive failed polls; the backoff grows with it
+    next_attempt_at: datetime | None = None  # None: due at every collect
+
+
+# What became of a URL a source has seen: waiting to be fetched, stored as an article,
+# fetched but no article in it, given up after repeated failures, older than the backfill
+# window when first seen, or refused by the site's robots.txt. Only "queued" is fetched.
+PAGE_STATUSES = ("queued", "ok", "empty", "failed", "old", "blocked")
+
+
+@dataclass
+class SourcePage:
+    """One URL a sitemap (or, for undated items, a feed) listed, and what became of it."""
+
+    url: str
+    status: str  # one of PAGE_STATUSES
+    attempts: int = 0
+    lastmod: datetime | None = None  # as the sitemap gives it
+    hints: dict[str, str] = field(default_factory=dict)  # news sitemap title, date, keywords
+    first_seen_at: datetime | None = None
+    fetched_at: datetime | None = None
+    detail: str = ""  # why it is empty, failed or blocked

@@ -64,10 +64,12 @@ def settings_keys() -> list[str]:
         model = (
             annotation if hasattr(annotation, "model_fields") else (models[0] if models else None)
         )
-        if model is None and table == "sources":
+        if model is None and table == "sources":  # every kind's keys, each documented once
             from publisher.config import SOURCE_KINDS
 
-            model = SOURCE_KINDS["files"]
+            names = {key for kind in SOURCE_KINDS.values() for key in kind.model_fields}
+            keys.extend(f"sources.{key}" for key in sorted(names))
+            continue
         assert model is not None, table
         keys.extend(f"{table}.{key}" for key in model.model_fields)
     return keys

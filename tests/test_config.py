@@ -54,7 +54,7 @@ def test_bad_value_and_unknown_source_kind(tmp_path: Path) -> None:
         load_settings(config, environ={})
     message = str(info.value)
     assert "site.timezone" in message and "Mars/Olympus" in message
-    assert "sources[0]" in message and "set `kind` to one of: files" in message
+    assert "sources[0]" in message and "set `kind` to one of: feed, files, sitemap" in message
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from .deliveries import DeliveryQueries
 from .editions import EditionQueries
 from .feedstate import FeedStateQueries
 from .jobruns import JobRunQueries
+from .sourcestate import SourceStateQueries
 from .subscribers import SubscriberQueries
 from .suppression import SuppressionQueries
 
@@ -25,9 +26,10 @@ class Store(
     FeedStateQueries,
     SuppressionQueries,
     JobRunQueries,
+    SourceStateQueries,
     StoreBase,
 ):
-    """Articles, subscribers, editions and deliveries in one database."""
+    """Articles, subscribers, editions, deliveries and sources' state in one database."""
 
 
 __all__ = ["Store", "UpsertResult", "make_engine"]

@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
-from ..models import Article, ArticleHead, Delivery, Edition, Subscriber
+from ..models import Article, ArticleHead, Delivery, Edition, SourcePage, SourceState, Subscriber
 from .articles import UpsertResult
 from .deliveries import AttemptWriter
 from .editions import CursorMove, NewEdition
@@ -27,6 +27,24 @@ class ArticleWriter(Protocol):
     def upsert_articles(
         self, batch: Sequence[tuple[Article, str]]
     ) -> list[UpsertResult | Literal["duplicate"]]: ...
+
+
+class SourceStateStore(Protocol):
+    """What feed and sitemap sources remember between runs: their state and the pages seen."""
+
+    def source_states(self) -> list[SourceState]: ...
+
+    def save_source_state(self, state: SourceState) -> None: ...
+
+    def source_pages(
+        self,
+        source: str,
+        *,
+        urls: Sequence[str] | None = None,
+        statuses: Sequence[str] | None = None,
+    ) -> dict[str, SourcePage]: ...
+
+    def save_source_pages(self, source: str, pages: Iterable[SourcePage]) -> None: ...
 
 
 class ArticleReader(Protocol):

@@ -225,3 +225,41 @@ job_runs = Table(
     Column("summary", Text, nullable=False, default=""),
     Column("last_ok_at", UTCDateTime, nullable=True),
 )
+
+source_state = Table(
+    "source_state",
+    metadata,
+    # One row per polled source (feed, sitemap): conditional-GET validators, where it lives
+    # now, its backfill cutoff, and its health (for backoff and ``publisher status``).
+    Column("source", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("configured_url", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("etag", Text, nullable=False, default=""),
+    Column("last_modified", Text, nullable=False, default=""),
+    Column("body_hash", String(64), nullable=False, default=""),
+    Column("since", UTCDateTime, nullable=True),
+    Column("last_attempt_at", UTCDateTime, nullable=True),
+    Column("last_success_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("last_error_at", UTCDateTime, nullable=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+)
+
+source_pages = Table(
+    "source_pages",
+    metadata,
+    # Every URL a sitemap listed (and undated feed items skipped by the backfill window):
+    # what became of it, so a page is fetched once and a page without an article never again.
+    Column("source", String(100), primary_key=True),
+    Column("url", String(2000), primary_key=True),
+    Column("status", String(20), nullable=False),  # models.PAGE_STATUSES
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lastmod", UTCDateTime, nullable=True),
+    Column("hints", Text, nullable=False, default="{}"),  # JSON: news sitemap title, date
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    Column("fetched_at", UTCDateTime, nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_source_pages_source_status", "source", "status"),
+)
