@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from .config import Settings
+from .models import SourceState
 from .store.jobruns import JobRun
 
 OVERDUE_FACTOR = 3
@@ -31,6 +32,10 @@ class StatusStore(Protocol):
     def attempt_counts_since(self, since: datetime) -> dict[str, int]: ...
 
     def oldest_waiting_delivery(self) -> datetime | None: ...
+
+    def source_states(self) -> list[SourceState]: ...
+
+    def source_page_counts(self) -> dict[str, dict[str, int]]: ...
 
 
 @dataclass
@@ -69,6 +74,8 @@ class Status:
     deliveries: dict[str, int]
     failures_24h: dict[str, int] = field(default_factory=dict)
     oldest_waiting: datetime | None = None
+    sources: list[SourceState] = field(default_factory=list)  # feeds and sitemaps polled
+    pages: dict[str, dict[str, int]] = field(default_factory=dict)  # sitemap pages by status
 
     @property
     def overdue(self) -> list[str]:
@@ -86,6 +93,7 @@ class Status:
             "oldest_waiting_delivery": self.oldest_waiting.isoformat(timespec="seconds")
             if self.oldest_waiting
             else None,
+            "sources": [_source(s, self.pages.get(s.name, {})) for s in self.sources],
         }
 
 
@@ -126,7 +134,27 @@ def gather(settings: Settings, store: StatusStore, now: datetime | None = None) 
         store.delivery_counts(),
         store.attempt_counts_since(moment - timedelta(days=1)),
         store.oldest_waiting_delivery(),
+        store.source_states(),
+        store.source_page_counts(),
     )
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _source(state: SourceState, pages: dict[str, int]) -> dict[str, Any]:
+    """A polled source as status shows it: when it last worked, and why not since."""
+    return {
+        "name": state.name,
+        "kind": state.kind,
+        "url": state.url,
+        "last_success": _when(state.last_success_at),
+        "last_error": state.last_error or None,
+        "failures": state.failures,
+        "next_attempt": _when(state.next_attempt_at),
+        "pages": pages or None,
+    }
 
 
 def prometheus(status: Status) -> bytes:

@@ -199,3 +199,21 @@ def test_catch_up_once_but_never_past_the_grace(
         after = store.subscriber(ann.id)
         assert after is not None and after.next_due_at == at(12, 7)
         assert run_plan(settings, store, at(11, 8, 30)) == []  # once, not once per missed day
+
+
+def test_status_shows_a_failing_feed_source_and_its_backoff(project: Path) -> None:
+    from .conftest import free_port
+
+    port = free_port()  # nothing listens here
+    extra = (
+        f'\n[[sources]]\nkind = "feed"\nname = "wire"\nurl = "http://127.0.0.1:{port}/feed.xml"\n'
+    )
+    config = project / "config.toml"
+    config.write_text(config.read_text().replace("[feeds]", extra + "\n[feeds]", 1))
+    assert cli("collect", "--config", str(config)).exit_code == 0
+    shown = cli("status", "--json", "--config", str(config))
+    [source] = json.loads(shown.output)["sources"]
+    assert source["name"] == "wire" and source["failures"] == 1
+    assert source["last_error"] and source["next_attempt"] and source["last_success"] is None
+    text = cli("status", "--config", str(config)).output
+    assert "source wire (feed): last success never; failing (1 in a row)" in text

@@ -135,6 +135,17 @@ def status(settings: Settings, store: Store, as_json: bool) -> None:
         click.echo("subscribers: " + _counts(found.subscribers))
         click.echo("deliveries: " + _counts(found.deliveries))
         click.echo("last 24 h: " + _counts(found.failures_24h))
+        for source in found.as_dict()["sources"]:
+            trouble = (
+                f"; failing ({source['failures']} in a row): {source['last_error']}; "
+                f"next try {source['next_attempt']}"
+                if source["last_error"]
+                else ""
+            )
+            click.echo(
+                f"source {source['name']} ({source['kind']}): last success "
+                f"{source['last_success'] or 'never'}{trouble}"
+            )
         if found.oldest_waiting:
             age = (found.now - found.oldest_waiting).total_seconds()
             click.echo(f"oldest mail waiting: queued {_ago(round(age))}")
