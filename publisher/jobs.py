@@ -13,12 +13,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from .collect import CollectReport, collect
 from .config import Settings
+from .context import current_job
 from .digest.archive import ArchiveReport, write_archive
 from .digest.compose import DigestComposer, make_renderer
 from .digest.plan import PlannedEdition, plan_editions
@@ -47,10 +47,6 @@ class DigestReport:
 
 def open_store(settings: Settings) -> Store:
     return Store(settings.database_url)
-
-
-# The job running in this thread (or task): logs name it on every line.
-current_job: ContextVar[str] = ContextVar("current_job", default="")
 
 
 @contextmanager

@@ -85,6 +85,11 @@ class ArticleHead:
     image_url: str
 
 
+# pending (signed up, not confirmed), active, unsubscribed (by the reader), bounced (stopped
+# after hard bounces), suppressed (stopped by the operator).
+SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "suppressed")
+
+
 @dataclass
 class Subscriber:
     """A person who receives digests."""

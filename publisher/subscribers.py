@@ -20,7 +20,6 @@ from .errors import PublisherError
 FREQUENCIES = ("daily", "weekly")
 # Preferences a subscriber may change; changing any of them recomputes their next due time.
 PREFERENCES = ("timezone", "send_hour", "frequency", "weekday", "sections", "paused_until")
-STATUSES = ("pending", "active", "unsubscribed", "bounced", "suppressed")
 MAX_ADDRESS = 320
 
 

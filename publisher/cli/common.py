@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..collect import CollectReport
-from ..config import CONFIG_ENV, Settings, load_settings
 from ..errors import DeliveryIncomplete, PublisherError, StoreError
-from ..feeds import FeedReport
-from ..jobs import DigestReport, open_store
-from ..mail.queue import SendReport
 from .app import Options
 from .logs import setup_logging
+
+if TYPE_CHECKING:  # the command line starts fast: heavy modules load when a command runs
+    from ..collect import CollectReport
+    from ..config import Settings
+    from ..feeds import FeedReport
+    from ..jobs import DigestReport
+    from ..mail.queue import SendReport
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,9 +64,8 @@ def shared_options(
     ctx = click.get_current_context(silent=True)
     outer = ctx.find_object(Options) if ctx is not None else None
     outer = outer or Options()
-    path = (
-        config_path or outer.config_path or (Path(p) if (p := os.environ.get(CONFIG_ENV)) else None)
-    )
+    # None: load_settings falls back to $PUBLISHER_CONFIG, then ./config.toml
+    path = config_path or outer.config_path
     return path, verbose + outer.verbose, log_format or outer.log_format or "text"
 
 
@@ -87,9 +86,14 @@ def with_settings(func: F) -> F:
     ) -> Any:
         path, verbose, fmt = shared_options(config_path, verbose, log_format)
         setup_logging(verbose, fmt, progress=getattr(func, "logs_progress", False))
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from ..config import load_settings
+        from ..store import Store
+
         try:
             settings = load_settings(path)
-            with open_store(settings) as store:
+            with Store(settings.database_url) as store:
                 return func(settings, store, **kwargs)
         except PublisherError as exc:
             fail(exc)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..config import Settings
-from ..digest.preview import build_preview, sample_message
 from ..errors import PublisherError
-from ..jobs import check_sending, run_digest, run_plan
-from ..mail.dkim import dns_record, txt_strings
-from ..mail.transports import make_transport
-from ..store import Store
-from ..subscribers import validate_email
 from .app import main
 from .common import exit_if_incomplete, print_digest, with_settings
+
+if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
+    from ..config import Settings
+    from ..store import Store
 
 
 @main.group()
@@ -42,6 +40,8 @@ def digest_send(settings: Settings, store: Store, dry_run: bool) -> None:
       publisher digest send --config config.toml
       publisher digest send --dry-run
     """
+    from ..jobs import run_digest
+
     report = run_digest(settings, store, dry_run=dry_run)
     print_digest(report, dry_run)
     exit_if_incomplete(report.sent)
@@ -61,6 +61,8 @@ def digest_plan(settings: Settings, store: Store, dry_run: bool) -> None:
       publisher digest plan --dry-run
       publisher digest plan --config /etc/publisher/config.toml
     """
+    from ..jobs import run_plan
+
     planned = run_plan(settings, store, dry_run=dry_run)
     if not planned:
         click.echo("plan: nobody is due with anything new")
@@ -109,6 +111,8 @@ def digest_preview(
       publisher digest preview --subscriber ann@example.com --out /tmp/preview
       publisher digest preview --date 2024-09-18
     """
+    from ..digest.preview import build_preview
+
     subscriber = None
     if email:
         subscriber = store.subscriber_by_email(email)
@@ -135,6 +139,11 @@ def digest_test_send(settings: Settings, store: Store, to: str, day: str | None)
     Example:
       publisher digest test-send --to editor@example.com
     """
+    from ..digest.preview import sample_message
+    from ..jobs import check_sending
+    from ..mail.transports import make_transport
+    from ..subscribers import validate_email
+
     check_sending(settings)  # a test send over SMTP reaches a real inbox: same rules
     message = sample_message(settings, store, validate_email(to), _date(day))
     transport = make_transport(settings)
@@ -164,5 +173,7 @@ def dkim_show(settings: Settings, store: Store) -> None:
     Example:
       publisher dkim show --config config.toml
     """
+    from ..mail.dkim import dns_record, txt_strings
+
     name, value = dns_record(settings)
     click.echo(f"{name}. IN TXT {txt_strings(value)}")

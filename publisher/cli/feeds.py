@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from ..config import Settings
-from ..feeds.check import check_feeds
-from ..jobs import run_feeds
-from ..store import Store
 from .app import main
 from .common import print_feeds, with_settings
+
+if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
+    from ..config import Settings
+    from ..store import Store
 
 
 @main.command()
@@ -31,6 +32,9 @@ def feeds(settings: Settings, store: Store, check: bool) -> None:
       publisher feeds --config config.toml
       publisher feeds --check
     """
+    from ..feeds.check import check_feeds
+    from ..jobs import run_feeds
+
     print_feeds(settings, run_feeds(settings, store))
     if check:
         checked, problems = check_feeds(settings)

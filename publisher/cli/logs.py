@@ -14,7 +14,7 @@ import logging
 import sys
 from datetime import datetime
 
-from ..jobs import current_job
+from ..context import current_job
 
 # Where a line comes from when no job is running in its thread.
 PARTS = {

@@ -10,16 +10,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import Settings
-from ..jobs import run_inbox, run_send
-from ..mail.queue import SendReport
-from ..store import Store
 from .app import main
 from .common import config_options, exit_if_incomplete, with_settings
+
+if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
+    from ..config import Settings
+    from ..mail.queue import SendReport
+    from ..store import Store
+
 
 STATUSES = ["queued", "claimed", "sending", "sent", "retry", "failed", "suppressed", "bounced"]
 
@@ -50,6 +52,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 def _log_lines(total: int, every: float = 10.0) -> Callable[[SendReport], None]:
     """Progress for logs and pipes: one line every ``every`` seconds."""
+
     last = [time.monotonic()]
 
     def show(report: SendReport) -> None:
@@ -77,6 +80,8 @@ def send(settings: Settings, store: Store) -> None:
     Example:
       publisher send --config config.toml
     """
+    from ..jobs import run_send
+
     total = store.due_count()
     with stop_on_signals() as stop:
         if sys.stderr.isatty():
@@ -173,6 +178,8 @@ def deliveries_retry(settings: Settings, store: Store, edition: int | None) -> N
 
 
 def _process_inbox(settings: Settings, store: Store) -> None:
+    from ..jobs import run_inbox
+
     report = run_inbox(settings, store)
     click.echo(
         f"inbox: {report.read} read, {report.bounced} deliveries bounced "

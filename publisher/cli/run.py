@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from ..config import Settings
-from ..jobs import run_collect, run_digest, run_feeds
-from ..status import gather
-from ..store import Store
-from ..web.server import WebServer, start_web
 from .app import main
 from .common import (
     exit_if_incomplete,
@@ -21,6 +17,10 @@ from .common import (
     print_feeds,
     with_settings,
 )
+
+if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
+    from ..config import Settings
+    from ..store import Store
 
 
 @main.command()
@@ -32,6 +32,8 @@ def collect(settings: Settings, store: Store) -> None:
     Example:
       publisher collect --config config.toml
     """
+    from ..jobs import run_collect
+
     print_collect(run_collect(settings, store))
 
 
@@ -62,6 +64,9 @@ def run(settings: Settings, store: Store, once: bool, serve_too: bool, standby: 
       publisher run --once --config config.toml
       publisher run --serve --config /etc/publisher/config.toml
     """
+    from ..jobs import run_collect, run_digest, run_feeds
+    from ..web.server import start_web
+
     if once:
         print_collect(run_collect(settings, store))
         print_feeds(settings, run_feeds(settings, store))
@@ -99,6 +104,8 @@ def serve(settings: Settings, store: Store, host: str | None, port: int | None) 
     Example:
       PUBLISHER_SECRET_KEY=... publisher serve --host 127.0.0.1 --port 8000
     """
+    from ..web.server import WebServer
+
     web = WebServer(settings, store, host, port)
     click.echo(f"publisher serve: {settings.site.url}/subscribe on http://{web.host}:{web.port}")
     web.run()
@@ -119,6 +126,8 @@ def status(settings: Settings, store: Store, as_json: bool) -> None:
       publisher status
       publisher status --json
     """
+    from ..status import gather
+
     found = gather(settings, store)
     if as_json:
         click.echo(json.dumps(found.as_dict(), indent=1))

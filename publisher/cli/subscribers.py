@@ -7,19 +7,20 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..config import Settings
-from ..digest.schedule import reschedule
 from ..errors import PublisherError
+from ..models import SUBSCRIBER_STATUSES as STATUSES
 from ..models import Subscriber
-from ..readers.leave import forget
-from ..readers.transfer import export_csv, import_csv
-from ..store import Store
-from ..subscribers import STATUSES, validate_email
 from .app import main
 from .common import with_settings
+
+if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
+    from ..config import Settings
+    from ..store import Store
+
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -72,6 +73,8 @@ def subscribers_add(settings: Settings, store: Store, email: str, name: str) -> 
     Example:
       publisher subscribers add reader@example.com --name "Ann Reader"
     """
+    from ..subscribers import validate_email
+
     subscriber, created = store.add_subscriber(validate_email(email), name.strip())
     state = "added" if created else f"already a subscriber ({subscriber.status})"
     click.echo(f"{subscriber.email}: {state} (id {subscriber.id})")
@@ -180,6 +183,8 @@ def subscribers_set(
       publisher subscribers set ann@example.com --sections politics,business
       publisher subscribers set ann@example.com --pause-until 2026-12-27
     """
+    from ..digest.schedule import reschedule
+
     subscriber = _find(store, email)
     prefs: dict[str, object] = {}
     if timezone is not None:
@@ -276,6 +281,8 @@ def subscribers_import(settings: Settings, store: Store, file: Path, force: bool
     Example:
       publisher subscribers import readers.csv
     """
+    from ..readers.transfer import import_csv
+
     with file.open(encoding="utf-8-sig", newline="") as handle:
         report = import_csv(settings, store, handle, force=force)
     click.echo(
@@ -301,6 +308,8 @@ def subscribers_export(
     Example:
       publisher subscribers export readers.csv
     """
+    from ..readers.transfer import export_csv
+
     found = store.list_subscribers(status)
     if file is None:
         export_csv(found, sys.stdout)
@@ -324,6 +333,9 @@ def subscribers_forget(settings: Settings, store: Store, email: str, yes: bool) 
     Example:
       publisher subscribers forget ann@example.com --yes
     """
+    from ..readers.leave import forget
+    from ..subscribers import validate_email
+
     address = validate_email(email)
     if not yes:
         click.confirm(f"Erase everything about {address}? This cannot be undone", abort=True)

@@ -8,8 +8,10 @@ behind, and that file keeps every later write failing even after the database it
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -32,6 +32,35 @@ from .lock import DaemonLock
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*["\']([^"\']+)["\']', re.M)
+
+
+@functools.cache
+def script_head() -> str:
+    """The newest migration, read from the scripts' own ``revision``/``down_revision`` lines
+    (the one no other script names as its parent), without importing Alembic."""
+    revisions: dict[str, str] = {}
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict((k, v) for k, v in _REVISION.findall(script.read_text(encoding="utf-8")))
+        if "revision" in found:
+            revisions[found["revision"]] = found.get("down_revision", "")
+    heads = set(revisions) - set(revisions.values())
+    return heads.pop() if len(heads) == 1 else ""
+
+
+def dialect_insert(conn: Connection) -> Any:
+    """The connection's own INSERT, the one with ``on_conflict_do_nothing``/``..._update``.
+
+    Imported when first needed: PostgreSQL's dialect package pulls in asyncio, which every
+    command would otherwise pay for at start.
+    """
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def now_utc() -> datetime:
@@ -194,8 +223,26 @@ class StoreBase:
         self.close()
 
     # -- schema ---------------------------------------------------------------------------
+    def _revision(self) -> str | None:
+        """The revision the database is at; None when it has none yet (or cannot say)."""
+        try:
+            with self.engine.connect() as conn:
+                found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:
+            return None  # a new database, or one that cannot be read: migrate() says why
+        return str(found) if found else None
+
     def migrate(self, revision: str = "head", *, downgrade: bool = False) -> None:
-        """Bring the schema up (or, with ``downgrade``, down) to ``revision`` with Alembic."""
+        """Bring the schema up (or, with ``downgrade``, down) to ``revision`` with Alembic.
+
+        Every command opens the store, so the usual case (already at the newest revision)
+        is one query, and Alembic (a third of a second to import) loads only to migrate.
+        """
+        if revision == "head" and not downgrade and self._revision() == script_head():
+            return
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:

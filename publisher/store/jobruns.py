@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from .base import dialect_insert
 from .schema import job_runs
 
 
@@ -45,9 +45,10 @@ class JobRunQueries:
                 update(job_runs).where(job_runs.c.job == job).values(**values)
             ).rowcount
             if not changed:
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
                 conn.execute(
-                    dialect.insert(job_runs).values(job=job, **values).on_conflict_do_nothing()
+                    dialect_insert(conn)(job_runs)
+                    .values(job=job, **values)
+                    .on_conflict_do_nothing()
                 )
 
     def job_runs(self) -> dict[str, JobRun]:

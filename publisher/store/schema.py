@@ -115,9 +115,6 @@ subscribers = Table(
     Index("ix_subscribers_status_due", "status", "next_due_at"),
 )
 
-# Subscriber statuses: pending (signed up, not confirmed), active, unsubscribed (by the
-# reader), bounced (stopped after hard bounces), suppressed (stopped by the operator).
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "suppressed")
 
 editions = Table(
     "editions",

@@ -14,10 +14,9 @@ from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..models import SourcePage, SourceState
-from .base import now_utc
+from .base import dialect_insert, now_utc
 from .schema import source_pages, source_state
 
 CHUNK = 500  # rows or IN-list values per statement: well inside every database's limits
@@ -25,10 +24,10 @@ CHUNK = 500  # rows or IN-list values per statement: well inside every database'
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert ``rows``, or update the ones whose ``keys`` already exist (both dialects)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect_insert(conn)
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
-        stmt = dialect.insert(table).values(chunk)
+        stmt = insert(table).values(chunk)
         updated = {c: stmt.excluded[c] for c in chunk[0] if c not in keys}
         conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated))
 
