@@ -2,10 +2,7 @@
 
 Not a test. Run it with ``.venv/bin/python bench/send.py [--messages 20000]``.
 
-The receiving end is a minimal asyncio SMTP sink written for this benchmark, in its own
-process (aiosmtpd tops out near 450 messages/s and would be what is measured). It speaks just
-enough SMTP (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT), accepts everything and discards it,
-counting what it accepted so the benchmark can check nothing went missing.
+The receiving end is a minimal asyncio SMTP sink (``bench/sink.py``) in its own process.
 
 Three things are measured, in one run:
 
@@ -26,8 +23,6 @@ machine the queue path drops to about half of its idle figure.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing as mp
 import shutil
 import smtplib
 import subprocess
@@ -36,15 +31,16 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
-from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
 from sqlalchemy import insert, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+
+from sink import start_sink  # noqa: E402
 
 from publisher.config import parse_settings  # noqa: E402
 from publisher.digest.plan import plan_editions  # noqa: E402
@@ -62,66 +58,6 @@ SIZE = 40 * 1024
 BODY = (b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n" * 600)[
     :SIZE
 ]
-
-
-# -- the sink ---------------------------------------------------------------------------------
-class SinkProtocol(asyncio.Protocol):
-    """One SMTP session that accepts every message and throws it away."""
-
-    def __init__(self, counter: Synchronized[int]) -> None:
-        self.counter = counter
-        self.buffer = b""
-        self.in_data = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(b"220 sink ESMTP\r\n")
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    # Keep only a tail that could still hold the start of the terminator.
-                    if len(self.buffer) > 8:
-                        self.buffer = self.buffer[-4:]
-                    return
-                self.buffer = self.buffer[end + 5 :]
-                self.in_data = False
-                with self.counter.get_lock():
-                    self.counter.value += 1
-                self.transport.write(b"250 2.0.0 accepted\r\n")
-                continue
-            line_end = self.buffer.find(b"\r\n")
-            if line_end < 0:
-                return
-            line, self.buffer = self.buffer[:line_end], self.buffer[line_end + 2 :]
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                self.transport.write(b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n")
-            elif verb == b"DATA":
-                self.in_data = True
-                self.buffer = b"\r\n" + self.buffer  # so a message of "." alone still ends
-                self.transport.write(b"354 go ahead\r\n")
-            elif verb == b"QUIT":
-                self.transport.write(b"221 bye\r\n")
-                self.transport.close()
-                return
-            else:  # HELO, MAIL, RCPT, RSET, NOOP
-                self.transport.write(b"250 OK\r\n")
-
-
-def run_sink(port_out: Connection, counter: Synchronized[int]) -> None:
-    async def main() -> None:
-        server = await asyncio.get_running_loop().create_server(
-            lambda: SinkProtocol(counter), "127.0.0.1", 0, backlog=512
-        )
-        port_out.send(server.sockets[0].getsockname()[1])
-        await server.serve_forever()
-
-    asyncio.run(main())
 
 
 # -- the messages -----------------------------------------------------------------------------
@@ -273,11 +209,7 @@ def main() -> None:
     parser.add_argument("--dkimpy-messages", type=int, default=2_000)
     args = parser.parse_args()
 
-    counter: Synchronized[int] = mp.Value("q", 0)  # type: ignore[assignment]
-    receive, send = mp.Pipe(duplex=False)
-    sink = mp.Process(target=run_sink, args=(send, counter), daemon=True)
-    sink.start()
-    port = int(receive.recv())
+    sink, port, counter = start_sink()
     folder = Path(tempfile.mkdtemp(prefix="bench-send-"))
     expected = 0
     try:

@@ -10,7 +10,6 @@ writing in. Only the headers are parsed: a hostile body cannot stop the run.
 from __future__ import annotations
 
 import logging
-import re
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
@@ -18,12 +17,11 @@ from ..config import Settings
 from ..errors import PublisherError
 from ..mail.bounces import OtherMail
 from ..store.protocols import ReaderStore
+from ..tokens import TOKEN_PATTERN
 from .leave import unsubscribe_by_token
 
 log = logging.getLogger(__name__)
 
-# itsdangerous tokens: URL-safe base64 payload, a dot, the signature.
-TOKEN = re.compile(r"[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{20,}")
 
 
 def mailto_unsubscribes(settings: Settings, store: ReaderStore) -> OtherMail:
@@ -34,7 +32,7 @@ def mailto_unsubscribes(settings: Settings, store: ReaderStore) -> OtherMail:
         subject = " ".join(str(headers.get("Subject", "")).split())
         if "unsubscribe" not in subject.lower():
             return ""
-        for token in TOKEN.findall(subject):
+        for token in TOKEN_PATTERN.findall(subject):
             try:
                 reader = unsubscribe_by_token(settings, store, token, "mailto")
             except PublisherError:
