@@ -306,6 +306,9 @@ class DeliveryConfig(_Section):
     suppress_after_bounces: int = Field(default=3, ge=1)
     lease_seconds: float = Field(default=300.0, gt=0)
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    # Worker processes that build and DKIM-sign messages for a big send (1,000 or more due),
+    # so that work runs beside the SMTP conversations; -1: one per core but one, 0: none.
+    build_processes: int = Field(default=-1, ge=-1, le=64)
 
 
 class BouncesConfig(_Section):

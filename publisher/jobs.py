@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from .collect import CollectReport, collect
 from .config import Settings
@@ -26,6 +27,7 @@ from .digest.schedule import postpone_late
 from .errors import PublisherError
 from .feeds import FeedReport, write_feeds
 from .mail.bounces import BounceReport, process_bounces
+from .mail.builders import BuildPool, default_processes
 from .mail.queue import Progress, SendReport, send_pending
 from .mail.transports import make_transport_factory, transport_kind
 from .readers.inbox import mailto_unsubscribes
@@ -202,14 +204,42 @@ def run_send(
     if retry_now:
         store.make_retries_due()
     choice = make_transport_factory(settings)
-    renderer = make_renderer(settings)
-    builder = MailBuilder(settings, DigestComposer(settings, store, renderer), renderer)
-    with recorded(store, "send" if kinds is None else "send-notices") as summary:
-        report = send_pending(
-            settings.delivery, store, choice, builder, stop=stop, progress=progress, kinds=kinds
-        )
-        summary.append(f"{report.sent:,} sent, {report.retry:,} retry, {report.failed:,} failed")
+    builders = build_pool(settings, store, kinds)
+    try:
+        with recorded(store, "send" if kinds is None else "send-notices") as summary:
+            report = send_pending(
+                settings.delivery, store, choice, mail_builder(settings, store),
+                stop=stop, progress=progress, kinds=kinds, builders=builders,
+            )  # fmt: skip
+            summary.append(
+                f"{report.sent:,} sent, {report.retry:,} retry, {report.failed:,} failed"
+            )
+    finally:
+        if builders is not None:
+            builders.close()
     return report, choice.description
+
+
+BUILD_IN_PROCESSES_FROM = 1000  # deliveries due: below this, starting workers costs more
+
+
+def mail_builder(settings: Settings, store: Store | None = None) -> MailBuilder:
+    """What builds every message of a send: digests by their composer, notices by theirs.
+
+    Without ``store`` it opens its own: a worker process of a ``BuildPool`` calls it so.
+    """
+    store = store or Store(settings.database_url)
+    renderer = make_renderer(settings)
+    return MailBuilder(settings, DigestComposer(settings, store, renderer), renderer)
+
+
+def build_pool(settings: Settings, store: Store, kinds: Sequence[str] | None) -> BuildPool | None:
+    """Worker processes for a big send (``[delivery] build_processes``), else None."""
+    wanted = settings.delivery.build_processes
+    processes = default_processes() if wanted < 0 else wanted
+    if not processes or kinds is not None or store.due_count() < BUILD_IN_PROCESSES_FROM:
+        return None
+    return BuildPool(partial(mail_builder, settings), processes)
 
 
 def run_inbox(settings: Settings, store: Store) -> BounceReport:

@@ -251,3 +251,45 @@ def test_a_run_that_could_not_deliver_exits_3(project: Path) -> None:
     assert result.exit_code == 3, result.output
     assert "0 sent, 1 to retry" in result.output and "wait for a retry" in result.output
     assert cli("deliveries", "--config", str(config)).output.count("retry") >= 1
+
+
+@pytest.mark.slow
+def test_a_big_send_builds_in_worker_processes(
+    project: Path, monkeypatch: pytest.MonkeyPatch, dkim_key_pem: bytes
+) -> None:
+    """With build workers the same mail goes out, exactly once each, DKIM-signed, and an
+    address that cannot be used is still recorded as failed."""
+    import dkim
+
+    from publisher import jobs
+    from publisher.mail.dkim import public_key_base64
+
+    monkeypatch.setattr(jobs, "BUILD_IN_PROCESSES_FROM", 1)  # a pool even for a small test
+    handed: list[int] = []  # how many messages each batch sent to the workers held
+    submit = jobs.BuildPool.submit
+    monkeypatch.setattr(
+        jobs.BuildPool,
+        "submit",
+        lambda pool, batch: (handed.append(len(batch)), submit(pool, batch))[1],
+    )
+    (project / "dkim.pem").write_bytes(dkim_key_pem)
+    handler = FaultyHandler()
+    with smtp_server(handler) as server:
+        extra = smtp_extra(
+            server.port, delivery="connections = 2\nbatch_size = 7\nbuild_processes = 1\n"
+        )
+        extra += '[dkim]\nselector = "s"\ndomain = "news.example.com"\nkey_path = "dkim.pem"\n'
+        settings = load_settings(write_config(project, extra=extra), environ={})
+        with open_store(settings) as store:
+            add_subscribers(store, [*(f"r{i}@example.com" for i in range(30)), "no-at-sign"])
+            run_collect(settings, store)
+            plan_editions(settings, store)
+            report, _ = jobs.run_send(settings, store)
+            assert (report.sent, report.failed) == (30, 1), report
+            assert store.delivery_counts() == {"sent": 30, "failed": 1}
+    assert sum(handed) == 31 and max(handed) <= 7  # every message built by the worker
+    assert set(handler.per_recipient().values()) == {1} and len(handler.per_recipient()) == 30
+    record = f"v=DKIM1; k=rsa; p={public_key_base64(dkim_key_pem)}".encode()
+    assert all(
+        dkim.verify(data, dnsfunc=lambda name, timeout=5: record) for data in handler.contents
+    )

@@ -29,7 +29,9 @@ import random
 import socket
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -40,6 +42,7 @@ from ..errors import DeliveryError
 from ..models import Delivery, Edition, Subscriber
 from ..store.deliveries import Attempt
 from ..store.protocols import QueueStore
+from .builders import BuildPool, Built, Job
 from .mime import OutgoingMessage
 from .pool import SenderPool
 from .ratelimit import RateLimiter
@@ -320,9 +323,13 @@ def send_pending(
     progress: Progress | None = None,
     worker: str | None = None,
     kinds: Sequence[str] | None = None,
+    builders: BuildPool | None = None,
 ) -> SendReport:
     """Send every due delivery (queued, retries whose time has come, expired claims), or only
     those of editions of ``kinds``.
+
+    Messages are built by the sending threads, or, with ``builders``, by worker processes a
+    batch at a time, the next batch building while this one is on the wire.
 
     Returns when nothing is due, or soon after ``stop`` is set. Raises a transport's fatal
     error (login refused, ...) or a lease keeper's after releasing the claims.
@@ -341,6 +348,16 @@ def send_pending(
     )
     keeper = LeaseKeeper(store, worker, conf.lease_seconds, stop)
     editions: dict[int, Edition] = {}
+    building: deque[tuple[list[Delivery], Future[list[Built]]]] = deque()
+
+    def hand_over(rows: list[Delivery], built: list[Built]) -> None:
+        """Built messages to the senders; one that could not be built is recorded as failed."""
+        for delivery, item in zip(rows, built, strict=True):
+            if isinstance(item, str):
+                recorder.reject(delivery, DeliveryError(item, permanent=True))
+            elif not pool.put(delivery, item):
+                return  # stopping: the rest stay claimed and are released below
+
     pool.start()
     keeper.start()
     try:
@@ -351,6 +368,8 @@ def send_pending(
             if not batch:
                 break
             subscribers = store.subscribers_by_ids({d.subscriber_id for d in batch})
+            rows: list[Delivery] = []
+            jobs: list[Job] = []
             for delivery in batch:
                 if stop.is_set():
                     break
@@ -366,9 +385,21 @@ def send_pending(
                 if refused:
                     recorder.skip(delivery, "suppressed", refused, subscriber.email)
                     continue
-                # Built (and signed) by the sending thread that sends it; an unusable
-                # address is recorded as failed there and the run goes on.
-                pool.put(delivery, partial(builder.message, edition, subscriber, datetime.now(UTC)))
+                when = datetime.now(UTC)
+                if builders is not None:
+                    rows.append(delivery)
+                    jobs.append((edition, subscriber, when))
+                else:  # built and signed by the thread that sends it; a bad address is
+                    # recorded as failed there and the run goes on
+                    pool.put(delivery, partial(builder.message, edition, subscriber, when))
+            if builders is not None and jobs:
+                building.append((rows, builders.submit(jobs)))
+                while len(building) > 1:  # the newest builds while the one before is sent
+                    done_rows, future = building.popleft()
+                    hand_over(done_rows, future.result())
+        while building and not stop.is_set():
+            done_rows, future = building.popleft()
+            hand_over(done_rows, future.result())
     finally:
         pool.close()
         keep = recorder.commits.record_leftovers()

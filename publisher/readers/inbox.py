@@ -23,7 +23,6 @@ from .leave import unsubscribe_by_token
 log = logging.getLogger(__name__)
 
 
-
 def mailto_unsubscribes(settings: Settings, store: ReaderStore) -> OtherMail:
     """A handler for ``process_bounces``: unsubscribes the reader a Subject's token names."""
 
