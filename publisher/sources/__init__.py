@@ -48,5 +48,7 @@ def build_sources(settings: Settings) -> list[Source]:
         if not conf.enabled:
             continue
         if isinstance(conf, FilesSource):
-            built.append(FilesystemSource(conf.name, settings.path(conf.path), site))
+            built.append(
+                FilesystemSource(conf.name, settings.path(conf.path), site, conf.max_bytes)
+            )
     return built
