@@ -23,7 +23,7 @@ from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
 from .slugs import LinkRules
 from .sources import Source
 from .store.protocols import ArticleWriter
-from .urls import UnsafeURL, public_url
+from .urls import UnsafeURL, as_uri, public_url
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +80,15 @@ def normalise(article: Article) -> Article:
         image_url=image,
         published=article.published.replace(microsecond=0),
         updated=updated,
-        content_html=clean_html(article.content_html),
+        content_html=clean_html(article.content_html).strip(),
     )
 
 
 def finish(article: Article) -> Article:
     """Once the store has settled the article's link: relative links and bare fragments in
     the body made absolute against it, and the digest of what readers see."""
-    done = replace(article, content_html=absolute_urls(article.content_html, article.link))
+    body = absolute_urls(article.content_html, article.link, as_uri)
+    done = replace(article, content_html=body)
     done.content_hash = done.compute_hash()
     return done
 

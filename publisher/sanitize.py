@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from urllib.parse import urljoin
 
 import nh3
@@ -94,7 +95,9 @@ def clean_html(fragment: str) -> str:
     # becomes a plain link to the same video.
     cleaned = _EMBED.sub(r'<p><a href="\1">Watch the video</a></p>', cleaned)
     cleaned = _MEDIA.sub(_media, cleaned)
-    return _BARE_IFRAME.sub("", cleaned)
+    # nh3 writes U+00A0 as "&nbsp;": keep the character, as in every other field (a literal
+    # "&nbsp;" in the text arrives as "&amp;nbsp;" and is left alone).
+    return _BARE_IFRAME.sub("", cleaned).replace("&nbsp;", "\u00a0")
 
 
 # Line breaks, tabs and runs of ordinary spaces become one space; no-break spaces (U+00A0,
@@ -116,14 +119,19 @@ def plain_text(text: str) -> str:
 _URL_ATTR = re.compile(r'\b(href|src|srcset|poster)="([^"]*)"')
 
 
-def _absolute(value: str, base: str) -> str:
-    if value.startswith("mailto:") or re.match(r"^[a-z][a-z0-9+.-]*://", value, re.I):
+def _absolute(value: str, base: str, uri: Callable[[str], str]) -> str:
+    if value.startswith("mailto:"):
         return value
-    return urljoin(base, value)
+    absolute = value if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.I) else urljoin(base, value)
+    try:
+        return uri(absolute)
+    except ValueError:  # a host that is no domain name: left as written
+        return absolute
 
 
-def absolute_urls(fragment: str, base: str) -> str:
-    """Make every link, image and media URL absolute against ``base`` (the article's own URL).
+def absolute_urls(fragment: str, base: str, uri: Callable[[str], str] = str) -> str:
+    """Make every link, image and media URL absolute against ``base`` (the article's own URL),
+    and pass each through ``uri`` (``urls.as_uri``: an IRI's letters percent-encoded).
 
     Feed readers and mail clients show content away from the site, where "/images/x.jpg"
     points nowhere and "#notes" means the reader's page: a bare fragment becomes the
@@ -136,10 +144,10 @@ def absolute_urls(fragment: str, base: str) -> str:
             parts = []
             for candidate in raw.split(","):
                 url, _, size = candidate.strip().partition(" ")
-                parts.append(f"{_absolute(url, base)} {size}".strip())
+                parts.append(f"{_absolute(url, base, uri)} {size}".strip())
             fixed = ", ".join(parts)
         else:
-            fixed = _absolute(raw, base)
+            fixed = _absolute(raw, base, uri)
         return f'{name}="{html.escape(fixed, quote=True)}"'
 
     return _URL_ATTR.sub(fix, fragment)

@@ -44,7 +44,9 @@ def test_collect_stores_the_seed_exactly(settings: Settings, project: Path) -> N
         "https://news.example.com/politics/"
         "us-under-secretary-john-bass-visits-pakistan-for-bilateral-cooperation-talks/"
     )
-    assert seed.slug == "us-under-secretary-john-bass-visits-pakistan-for-bilateral-cooperation-talks"
+    assert (
+        seed.slug == "us-under-secretary-john-bass-visits-pakistan-for-bilateral-cooperation-talks"
+    )
 
 
 def test_broken_file_reported_and_skipped(settings: Settings, project: Path) -> None:

@@ -236,7 +236,9 @@ def test_archives_are_written_once_and_chained(settings: Settings, project: Path
     assert octo["prev-archive"] == "https://news.example.com/feeds/archive/2024-09.xml"
     # RSS readers get the same chain in RSS (RFC 5005 with atom:link).
     rss_october = feeds / "archive" / "2024-10.rss.xml"
-    rss_links = {link.rel: link.href for link in feedparser.parse(rss_october.read_bytes()).feed.links}
+    rss_links = {
+        link.rel: link.href for link in feedparser.parse(rss_october.read_bytes()).feed.links
+    }
     assert rss_links["prev-archive"] == "https://news.example.com/feeds/archive/2024-09.rss.xml"
     assert rss_links["current"] == "https://news.example.com/feeds/rss.xml"
     assert [e.title for e in feedparser.parse(rss_october.read_bytes()).entries] == [
