@@ -11,6 +11,7 @@ nothing: mtimes, ETags and Last-Modified stay put.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -163,9 +164,13 @@ CORPUS = "(corpus)"  # the feed_state row that says what the whole set was built
 
 
 def _corpus_key(site: Site, store: FeedStore, now: datetime) -> str:
-    """Changes when anything any feed shows could have changed: articles, media, config, month."""
+    """Changes when anything any feed shows could have changed: articles, media, config, month.
+
+    A digest, so it fits feed_state's fingerprint column (64 characters, which PostgreSQL
+    enforces and SQLite does not).
+    """
     parts = [site.config_digest(), store.corpus_key(), store.media_key(), period_of(now)]
-    return "|".join(parts)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _rebuild(
