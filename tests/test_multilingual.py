@@ -339,3 +339,60 @@ def test_big_bodies_are_not_copied_whole_into_feeds(tmp_path: Path) -> None:
     assert html.endswith(f'<p><a href="{review.link}">Read the whole story: {review.title}</a></p>')
     small = stored["ko/2024-09-24-transit-fares.md"]
     assert small.content_html in items[small.link]["content_html"]
+
+
+def test_feeds_in_any_script_are_served_at_their_percent_encoded_urls(
+    world: Settings, tmp_path: Path
+) -> None:
+    from .webhelpers import client
+
+    build(world)
+    with open_store(world) as store:
+        web = client(world, store)
+        response = web.get(
+            "/feeds/section/%D0%BF%D0%BE%D0%BB%D0%B8%D1%82%D0%B8%D0%BA%D0%B0/rss.xml"
+        )
+        assert response.status_code == 200
+        assert response.content == (tmp_path / "feeds/section/политика/rss.xml").read_bytes()
+        archive = feedparser.parse(response.content)
+        assert [link.href for link in archive.feed.links if link.rel == "self"] == [
+            f"{SITE}/feeds/section/%D0%BF%D0%BE%D0%BB%D0%B8%D1%82%D0%B8%D0%BA%D0%B0/rss.xml"
+        ]
+
+
+def test_front_matter_format_and_whole_seconds(world: Settings, tmp_path: Path) -> None:
+    briefs = tmp_path / "content" / "briefs"
+    (briefs / "2024-09-29-html.md").write_text(
+        '+++\ntitle = "Forced HTML"\ndate = 2024-09-29T10:00:00.123456+05:00\nformat = "html"\n+++\n'
+        "Plain words first, *not* Markdown.\n\n    <p>indented</p>\n",
+        encoding="utf-8",
+    )
+    (briefs / "2024-09-29-markdown.md").write_text(
+        '+++\ntitle = "Forced Markdown"\ndate = 2024-09-29T11:00:00+05:00\nformat = "markdown"\n+++\n'
+        "<span>inline</span> and *emphasis*\n",
+        encoding="utf-8",
+    )
+    (briefs / "2024-09-29-bad.md").write_text(
+        '+++\ntitle = "Bad"\ndate = 2024-09-29T12:00:00+05:00\nformat = "rst"\n+++\nx\n',
+        encoding="utf-8",
+    )
+    report, stored = collect(world)
+    forced = stored["briefs/2024-09-29-html.md"]
+    assert forced.content_html == "Plain words first, *not* Markdown.\n\n    <p>indented</p>"
+    assert forced.published.isoformat() == "2024-09-29T10:00:00+05:00"  # microseconds dropped
+    assert stored["briefs/2024-09-29-markdown.md"].content_html == (
+        "<p><span>inline</span> and <em>emphasis</em></p>"
+    )
+    bad = next(e for e in report.errors if e.path.endswith("2024-09-29-bad.md"))
+    assert bad.line == 4 and "format" in bad.reason
+    build(world)
+    atom = (tmp_path / "feeds" / "atom.xml").read_text(encoding="utf-8")
+    assert "<published>2024-09-29T10:00:00+05:00</published>" in atom and ".123456" not in atom
+
+
+def test_feedgen_is_used_through_its_public_api() -> None:
+    from publisher.feeds import xml
+
+    source = Path(xml.__file__).read_text(encoding="utf-8")
+    assert "_create_rss" not in source and "_create_atom" not in source
+    assert "register_extension" in source

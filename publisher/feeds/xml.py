@@ -120,16 +120,22 @@ def _plain(parent: etree._Element, tag: str, text: str, **attrs: str) -> etree._
     return element
 
 
+def _rss_plain(entry: etree._Element) -> None:
+    """An RSS item's plain-text elements marked for hexadecimal references, and its
+    description (HTML by definition) holding its plain text escaped."""
+    for name in ("title", "category"):
+        for element in entry.findall(name):
+            element.text = (element.text or "").replace("&", _AMP).replace("<", _LT)
+    description = entry.find("description")
+    if description is not None:
+        description.text = html.escape(description.text or "", quote=False)
+
+
 def _entry_rss(item: FeedItem) -> Hook:
     article = item.article
 
     def hook(entry: etree._Element) -> None:
-        for name in ("title", "category"):
-            for element in entry.findall(name):
-                element.text = (element.text or "").replace("&", _AMP).replace("<", _LT)
-        description = entry.find("description")
-        if description is not None:  # HTML by definition: the plain summary, escaped
-            description.text = html.escape(article.summary or article.title, quote=False)
+        _rss_plain(entry)
         # RSS's one <author> must be an email address: a single author with a configured
         # address gets it; otherwise every author's name goes in a dc:creator.
         if len(article.authors) == 1 and item.emails and item.emails[0]:
@@ -288,11 +294,16 @@ def _generator(doc: FeedDoc, site: Site, entries: Entries) -> FeedGenerator:
     return fg
 
 
+def _references(data: bytes) -> bytes:
+    """The RSS text stand-ins as hexadecimal references."""
+    return data.replace(_LT.encode(), b"&#x3C;").replace(_AMP.encode(), b"&#x26;")
+
+
 def _finish_bytes(data: bytes, site: Site) -> bytes:
     """feedgen's serialisation with the stylesheet instruction after the XML declaration and
     the RSS text stand-ins as hexadecimal references."""
     declaration, _, body = data.partition(b"\n")
-    body = body.replace(_LT.encode(), b"&#x3C;").replace(_AMP.encode(), b"&#x26;")
+    body = _references(body)
     head = declaration + b"\n"
     if site.stylesheet:
         head += f'<?xml-stylesheet type="text/xsl" href="{site.stylesheet}"?>\n'.encode()
@@ -341,7 +352,7 @@ def build_page_feeds(
     outputs: dict[str, bytes] = {}
     for name, self_url, mime in (("rss", rss_url, RSS_TYPE), ("atom", atom_url, ATOM_TYPE)):
         fg = FeedGenerator()
-        fg.register_extension("publisher", _hooks({}), _hooks({}, atom=_page_links))
+        fg.register_extension("publisher", _hooks({}), _hooks({}, rss=_rss_plain, atom=_page_links))
         fg.id(home)
         fg.title(title)
         fg.subtitle(title)
@@ -361,5 +372,5 @@ def build_page_feeds(
             fe.published(page.updated)
             fe.summary(page.summary)
         data: Any = fg.rss_str(pretty=True) if name == "rss" else fg.atom_str(pretty=True)
-        outputs[name] = bytes(data)
+        outputs[name] = _references(bytes(data))
     return outputs
