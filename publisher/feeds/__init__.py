@@ -177,7 +177,7 @@ def _rebuild(
     site: Site, store: FeedStore, now: datetime, out: Path, report: FeedReport
 ) -> dict[str, str]:
     """Plan every feed, build those whose inputs changed; return the new feed_state."""
-    heads = store.article_heads()
+    heads = store.article_heads(tags=site.settings.feeds.per_tag)
     docs = plan_feeds(heads, site.settings, now, _group_slugs(site, store, heads))
     updates = distinct_updates(heads)
     report.feeds = len(docs)

@@ -53,25 +53,48 @@ _END_TAG = re.compile(r"</[A-Za-z][A-Za-z0-9]*\s*>")
 Hook = Callable[[etree._Element], None]
 
 
-def _hooks(namespaces: dict[str, str], rss: Hook | None = None, atom: Hook | None = None) -> type:
-    """A feedgen extension class whose hooks run ``rss``/``atom`` on the tree (feedgen makes
-    the instance itself, so each document or entry gets a class of its own)."""
+class _Hooks:
+    """A feedgen extension (registered by class: feedgen makes the instance itself) whose
+    hooks run what is set on that instance afterwards: ``rss``/``atom`` on the tree, and
+    ``namespaces`` declared on the document's root."""
 
-    class Extension:
-        def extend_ns(self) -> dict[str, str]:
-            return namespaces
+    def __init__(self) -> None:
+        self.namespaces: dict[str, str] = {}
+        self.rss: Hook | None = None
+        self.atom: Hook | None = None
 
-        def extend_rss(self, root: etree._Element) -> etree._Element:
-            if rss is not None:
-                rss(root)
-            return root
+    def extend_ns(self) -> dict[str, str]:
+        return self.namespaces
 
-        def extend_atom(self, root: etree._Element) -> etree._Element:
-            if atom is not None:
-                atom(root)
-            return root
+    def extend_rss(self, root: etree._Element) -> etree._Element:
+        if self.rss is not None:
+            self.rss(root)
+        return root
 
-    return Extension
+    def extend_atom(self, root: etree._Element) -> etree._Element:
+        if self.atom is not None:
+            self.atom(root)
+        return root
+
+
+class _PageHooks(_Hooks):
+    """The digest archive's entries: RSS plain text, Atom entry links (feedgen#135)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rss, self.atom = _rss_plain, _page_links
+
+
+def _register(target: Any, name: str, namespaces: dict[str, str], **hooks: Hook) -> None:
+    """Register a ``_Hooks`` extension on a FeedGenerator or FeedEntry and arm it."""
+    if isinstance(target, FeedGenerator):
+        rss, atom = "rss" in hooks, "atom" in hooks
+        target.register_extension(name, _Hooks, None, atom=atom, rss=rss)
+    else:
+        target.register_extension(name, _Hooks)
+    extension = getattr(target, name)
+    extension.namespaces = namespaces
+    extension.rss, extension.atom = hooks.get("rss"), hooks.get("atom")
 
 
 def _rss_text(parent: etree._Element, tag: str, text: str, **attrs: str) -> etree._Element:
@@ -186,7 +209,7 @@ class Entries:
     def _make(self, item: FeedItem) -> tuple[etree._Element, etree._Element]:
         article = item.article
         fe = FeedEntry()
-        fe.register_extension("publisher", _hooks({}, rss=_entry_rss(item), atom=_entry_atom(item)))
+        _register(fe, "publisher", {}, rss=_entry_rss(item), atom=_entry_atom(item))
         fe.id(article.guid)
         fe.guid(article.guid, permalink=False)
         fe.title(article.title)
@@ -276,8 +299,8 @@ def _generator(doc: FeedDoc, site: Site, entries: Entries) -> FeedGenerator:
 
     fg = FeedGenerator()
     history = {"fh": FH} if _marked_archive(doc) else {}
-    fg.register_extension("publisher_rss", _hooks({"dc": DC, "media": MEDIA, **history}, rss=finish_rss), atom=False, rss=True)  # fmt: skip
-    fg.register_extension("publisher_atom", _hooks({"media": MEDIA, **history}, atom=finish_atom), atom=True, rss=False)  # fmt: skip
+    _register(fg, "publisher_rss", {"dc": DC, "media": MEDIA, **history}, rss=finish_rss)
+    _register(fg, "publisher_atom", {"media": MEDIA, **history}, atom=finish_atom)
     fg.id(_self_url(doc, site, rss=False) if doc.archive_of else site.feed_url(doc.folder, ""))
     fg.title(doc.title)
     fg.subtitle(doc.subtitle or doc.title)
@@ -352,7 +375,7 @@ def build_page_feeds(
     outputs: dict[str, bytes] = {}
     for name, self_url, mime in (("rss", rss_url, RSS_TYPE), ("atom", atom_url, ATOM_TYPE)):
         fg = FeedGenerator()
-        fg.register_extension("publisher", _hooks({}), _hooks({}, rss=_rss_plain, atom=_page_links))
+        fg.register_extension("publisher", _Hooks, _PageHooks)
         fg.id(home)
         fg.title(title)
         fg.subtitle(title)

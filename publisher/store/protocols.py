@@ -69,7 +69,7 @@ class SlugStore(Protocol):
 class FeedStore(ArticleReader, MediaStore, PingStore, SlugStore, Protocol):
     """What writing feeds needs: article heads to plan, fingerprints to skip work."""
 
-    def article_heads(self) -> list[ArticleHead]: ...
+    def article_heads(self, tags: bool = False) -> list[ArticleHead]: ...
 
     def articles_first_seen_between(
         self,
