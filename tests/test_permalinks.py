@@ -2,6 +2,9 @@
 0006_slugs on SQLite and PostgreSQL): every article keeps its link, every section and author
 its feed folder, and nothing is renumbered afterwards."""
 
+# Greek, Cyrillic, full-width and typographic letters are what these tests are about.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import json
@@ -73,8 +76,8 @@ def test_text_fields_decode_entities_once_and_keep_no_break_spaces() -> None:
 # then; here it came in under an explicit link), and non-Latin sections and authors got the
 # feed folders untitled, untitled-2 in name order.
 OLD_ROWS = [
-    ("world:fr/2024-09-25-avignon.md", "Festival d’Avignon", f"{SITE}/culture/festival-d-avignon-une-edition-historique/", "Camille Dubois", "Culture"),  # noqa: RUF001
-    ("world:el/2024-09-23-climate-summit.md", "Η Αθήνα υποδέχεται", f"{SITE}/world/athens-summit/", "Νίκος Παπαδόπουλος", "Κόσμος"),  # noqa: RUF001
+    ("world:fr/2024-09-25-avignon.md", "Festival d’Avignon", f"{SITE}/culture/festival-d-avignon-une-edition-historique/", "Camille Dubois", "Culture"),
+    ("world:el/2024-09-23-climate-summit.md", "Η Αθήνα υποδέχεται", f"{SITE}/world/athens-summit/", "Νίκος Παπαδόπουλος", "Κόσμος"),
     ("world:ru/2024-09-23-budget.md", "Госдума приняла бюджет", f"{SITE}/untitled/untitled/", "Анна Петрова", "Политика"),
 ]  # fmt: skip
 
@@ -125,14 +128,14 @@ def test_migration_keeps_every_link_and_feed_folder(old_world: Settings, tmp_pat
         assert rows["world:ru/2024-09-23-budget.md"].slug == "untitled"
         assert json.loads(rows["world:el/2024-09-23-climate-summit.md"].authors) == [
             "Νίκος Παπαδόπουλος"
-        ]  # noqa: RUF001
+        ]
         assert store.group_slugs("section") == {
             "Culture": "culture",
             "Κόσμος": "untitled",
             "Политика": "untitled-2",
-        }  # noqa: RUF001
+        }
         assert store.group_slugs("author") == {
-            "Camille Dubois": "camille-dubois", "Νίκος Παπαδόπουλος": "untitled", "Анна Петрова": "untitled-2",  # noqa: RUF001
+            "Camille Dubois": "camille-dubois", "Νίκος Παπαδόπουλος": "untitled", "Анна Петрова": "untitled-2",
         }  # fmt: skip
         report = run_collect(old_world, store)
         assert report.added == 11 and report.duplicates == 0
@@ -161,3 +164,11 @@ def test_migration_down_and_up_again_on_a_full_database(tmp_path: Path) -> None:
         store.migrate()
         assert {a.key: a.link for a in store.latest_articles(100)} == links
         assert store.group_slugs("section")["Product"] == "product"
+
+
+def test_html_fields_of_other_sources_become_text_once() -> None:
+    from publisher.sources.text import html_to_text
+
+    upstream = "Why the port needs a <em>second</em> pier &amp; a &lt;b&gt; tag<script>x()</script>"
+    assert plain_text(html_to_text(upstream)) == "Why the port needs a second pier & a <b> tag"
+    assert plain_text(html_to_text("caf&eacute;&nbsp;: AT&amp;amp;T")) == "café\u00a0: AT&amp;T"

@@ -97,9 +97,14 @@ def _register(target: Any, name: str, namespaces: dict[str, str], **hooks: Hook)
     extension.rss, extension.atom = hooks.get("rss"), hooks.get("atom")
 
 
+def _marked(text: str) -> str:
+    """RSS plain text with its "<" and "&" as the stand-ins ``_references`` writes out."""
+    return text.replace("&", _AMP).replace("<", _LT)
+
+
 def _rss_text(parent: etree._Element, tag: str, text: str, **attrs: str) -> etree._Element:
     element = etree.SubElement(parent, tag, **attrs)
-    element.text = text.replace("&", _AMP).replace("<", _LT)
+    element.text = _marked(text)
     return element
 
 
@@ -148,7 +153,7 @@ def _rss_plain(entry: etree._Element) -> None:
     description (HTML by definition) holding its plain text escaped."""
     for name in ("title", "category"):
         for element in entry.findall(name):
-            element.text = (element.text or "").replace("&", _AMP).replace("<", _LT)
+            element.text = _marked(element.text or "")
     description = entry.find("description")
     if description is not None:
         description.text = html.escape(description.text or "", quote=False)
@@ -271,9 +276,10 @@ def _generator(doc: FeedDoc, site: Site, entries: Entries) -> FeedGenerator:
     def finish_rss(root: etree._Element) -> None:
         channel = root.find("channel")
         assert channel is not None
-        title = channel.find("title")
-        if title is not None:
-            title.text = (title.text or "").replace("&", _AMP).replace("<", _LT)
+        for name in ("title", "description"):
+            element = channel.find(name)
+            if element is not None:
+                element.text = _marked(element.text or "")
         position = list(channel).index(channel.find("description")) + 1
         for rel, href, mime in _feed_links(doc, site, rss=True):
             link = etree.Element(f"{{{ATOM}}}link", rel=rel, href=href)

@@ -1,10 +1,13 @@
-"""Small text helpers shared by the file formats: paragraphs and dates in the site's zone."""
+"""Small text helpers shared by the sources: paragraphs, HTML fields as text, dates in the
+site's zone."""
 
 from __future__ import annotations
 
 import html
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
+
+import nh3
 
 
 def paragraphs_to_html(paragraphs: list[str]) -> str:
@@ -14,6 +17,13 @@ def paragraphs_to_html(paragraphs: list[str]) -> str:
     in every other text field, so they read as the characters they stand for.
     """
     return "\n".join(f"<p>{html.escape(html.unescape(p), quote=False)}</p>" for p in paragraphs)
+
+
+def html_to_text(fragment: str) -> str:
+    """A field that arrives as HTML (an upstream feed's ``type="html"`` title or summary) as
+    text: its tags (and the content of script and style) removed, its entities left as they
+    are, for collect to decode once, as it does for every text field."""
+    return str(nh3.clean(fragment, tags=set(), clean_content_tags={"script", "style"}))
 
 
 def localize(value: datetime | date, tz: ZoneInfo) -> datetime:
