@@ -79,6 +79,18 @@ def _http_url(value: str) -> str:
     return value.rstrip("/")
 
 
+def _site_asset(value: str) -> str:
+    """An http(s) URL or a path on the site ("/favicon.png"), kept as written."""
+    if value and not (value.startswith("/") and not value.startswith("//")):
+        try:
+            _http_url(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} must be an http(s) URL or a path on the site such as '/icon.png'"
+            ) from None
+    return value
+
+
 def _mailbox(value: str) -> str:
     if value and (not value.isascii() or not MAILBOX.fullmatch(value)):
         raise ValueError(
@@ -122,6 +134,12 @@ class SiteConfig(_Section):
     # The sender's postal address, shown in every digest and confirmation footer (the law
     # in most places requires one in bulk mail); required before sending over SMTP.
     postal_address: str = ""
+    # Slugs (article links, section/author/tag feed folders) transliterated to ASCII instead
+    # of keeping the name's own letters; only new slugs follow it, stored ones never move.
+    slug_ascii: bool = False
+    # The site's icon (PNG, JPEG or GIF; an http(s) URL or a path on the site): the feeds'
+    # channel image, <icon> and <logo>, and JSON Feed's icon and favicon.
+    icon: Annotated[str, AfterValidator(_site_asset)] = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -145,6 +163,9 @@ class FilesSource(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     path: ConfigPath
     enabled: bool = True
+    # A bigger file is reported and skipped: an article is never megabytes of text, and a
+    # stray video or database dump in the folder must not be read into memory and feeds.
+    max_bytes: int = Field(default=2_000_000, ge=1024, le=1_000_000_000)
 
 
 def _fetch_url(value: str) -> str:
@@ -209,6 +230,7 @@ class FeedsConfig(_Section):
     title: str = ""
     per_section: bool = True
     per_author: bool = True
+    per_tag: bool = False
     archives: bool = True
     stylesheet: bool = True
     hubs: list[HttpUrlText] = Field(default_factory=list)
@@ -220,6 +242,9 @@ class FeedsConfig(_Section):
     # HEAD requests for lead images may go to loopback and private addresses (never to
     # link-local ones such as the cloud metadata service): only for a media server on the LAN.
     media_allow_private: bool = False
+    # An item whose HTML (body, standfirst, image, highlights) is bigger is written as its
+    # summary and a link: one huge article must not be copied whole into every feed.
+    max_content_bytes: int = Field(default=100_000, ge=1_000, le=10_000_000)
 
 
 class DigestConfig(_Section):

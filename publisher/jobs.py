@@ -80,7 +80,13 @@ def recorded(store: Store, job: str) -> Iterator[list[str]]:
 
 def run_collect(settings: Settings, store: Store) -> CollectReport:
     with recorded(store, "collect") as summary:
-        report = collect(build_sources(settings, store), store, settings.site.domain)
+        report = collect(
+            build_sources(settings, store),
+            store,
+            settings.site.domain,
+            site_url=settings.site.url,
+            slug_ascii=settings.site.slug_ascii,
+        )
         summary.append(
             f"{report.added:,} new, {report.updated:,} updated, {len(report.errors):,} failed"
         )

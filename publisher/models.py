@@ -14,7 +14,14 @@ from datetime import date, datetime
 
 @dataclass
 class Article:
-    """One article as a source produced it, normalised to UTC datetimes and HTML content."""
+    """One article as a source produced it: plain-text fields, HTML content, aware datetimes.
+
+    ``link`` and ``slug`` are what the source said explicitly ("" when it said nothing: the
+    store then makes the link up once, from the site, the section's slug and the headline's,
+    and keeps it). ``authors`` lists every author; ``author`` is the first one, what digests
+    and single-author code read, and either may be given: the other is filled in.
+    ``published`` and ``updated`` keep the offset the source wrote (naive dates get the site's).
+    """
 
     key: str  # stable identity: "<source name>:<relative path>" (or a feed's guid)
     source: str
@@ -31,6 +38,8 @@ class Article:
     image_alt: str = ""
     image_credit: str = ""
     updated: datetime | None = None
+    authors: list[str] = field(default_factory=list)
+    slug: str = ""  # the URL segment: explicit from the source, or as the store fixed it
     # Filled by the store:
     id: int | None = None
     guid: str = ""
@@ -38,26 +47,36 @@ class Article:
     content_hash: str = ""
     source_hash: str = ""  # digest of the raw source (file bytes), set by the source
 
+    def __post_init__(self) -> None:
+        if not self.authors and self.author:
+            self.authors = [self.author]
+        elif self.authors and self.author != self.authors[0]:
+            self.author = self.authors[0]
+
     def compute_hash(self) -> str:
-        """A digest of everything a reader sees, so an edit is noticed and an unchanged re-read is not."""
-        payload = json.dumps(
-            [
-                self.title,
-                self.link,
-                self.published.isoformat(),
-                self.author,
-                self.section,
-                self.summary,
-                self.content_html,
-                self.highlights,
-                self.tags,
-                self.image_url,
-                self.image_alt,
-                self.image_credit,
-            ],
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        """A digest of everything a reader sees, so an edit is noticed and an unchanged re-read is not.
+
+        Fields added later join the payload only when they say something (several authors), so
+        the digest of every article stored before them stays what it was.
+        """
+        payload: list[object] = [
+            self.title,
+            self.link,
+            self.published.isoformat(),
+            self.author,
+            self.section,
+            self.summary,
+            self.content_html,
+            self.highlights,
+            self.tags,
+            self.image_url,
+            self.image_alt,
+            self.image_credit,
+        ]
+        if len(self.authors) > 1:
+            payload.append(self.authors)
+        text = json.dumps(payload, ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,8 @@ class ArticleHead:
     first_seen: str
     content_hash: str
     image_url: str
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
 
 
 # pending (signed up, not confirmed), active, unsubscribed (by the reader), bounced (stopped

@@ -7,6 +7,9 @@ page (served from the site's own origin) or in an email runs or shows whatever i
 and every writer of feeds, archive pages and digests calls it again on what it writes, so a row
 stored before this rule existed cannot slip through either.
 
+What passes is returned as a URI, not an IRI (``as_uri``): feeds must carry URIs, so a host in
+another script becomes its IDNA form and other non-ASCII characters are percent-encoded.
+
 ``hide_password`` is the one way a URL that may carry credentials (the database URL, a hub
 URL) is shown in errors, logs and status output.
 """
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import replace
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -56,7 +59,30 @@ def public_url(value: str, base: str = "") -> str:
         raise UnsafeURL(f"uses {shown}; only http and https links are published")
     if not parts.hostname:
         raise UnsafeURL("has no host")
-    return absolute
+    return as_uri(absolute)
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def as_uri(url: str) -> str:
+    """``url`` (an IRI: ``https://ru.example/статья/``) as a URI (RFC 3987, 3.1): the host in
+    its IDNA form, every other non-ASCII character percent-encoded as UTF-8. ASCII URLs,
+    percent-encodings included, are returned unchanged."""
+    if url.isascii():
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.hostname and not parts.hostname.isascii():
+        try:
+            host = parts.hostname.encode("idna").decode("ascii")
+            port = f":{parts.port}" if parts.port is not None else ""
+        except (UnicodeError, ValueError) as exc:
+            raise UnsafeURL(f"has a host or port that is not valid ({exc})") from None
+        userinfo, at, _ = netloc.rpartition("@")
+        netloc = f"{userinfo}{at}{host}{port}"
+    encoded = [_NON_ASCII.sub(lambda m: quote(m.group(0), safe=""), p) for p in parts[2:]]
+    return urlunsplit((parts.scheme, _NON_ASCII.sub(lambda m: quote(m.group(0)), netloc), *encoded))
 
 
 def public_url_or(value: str, fallback: str) -> str:
@@ -78,7 +104,8 @@ def publishable(article: Article, home: str) -> Article:
     image = public_url_or(article.image_url, "") if article.image_url else ""
     if (link, image) == (article.link, article.image_url):
         return article
-    log.warning("%s: an unsafe link or image was left out", article.key)
+    if link == home != article.link or image == "" != article.image_url:
+        log.warning("%s: an unsafe link or image was left out", article.key)
     return replace(article, link=link, image_url=image)
 
 

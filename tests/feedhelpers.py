@@ -1,8 +1,12 @@
-"""Helpers for feed tests: building feeds for a project, schemas, a loopback HTTP server."""
+"""Helpers for feed tests: building feeds for a project, the multilingual fixtures, schemas,
+the offline W3C validator, a loopback HTTP server."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,16 +16,84 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema
+import pytest
 import rnc2rng
 from lxml import etree
 
-from publisher.config import Settings
+from publisher.config import Settings, load_settings
 from publisher.feeds import FeedReport, write_feeds
 from publisher.jobs import open_store, run_collect
 
 DATA = Path(__file__).resolve().parent / "data"
+ROOT = Path(__file__).resolve().parent.parent
+MULTILINGUAL = DATA / "multilingual"
+SITE = "https://news.example.com"
+# The W3C Feed Validation Service, run offline: beside the project, as CI lays it out.
+TOOLS = ROOT.parent / "shared" / "tools"
+
+
+def multilingual_project(root: Path, site: str = "", feeds: str = "") -> Settings:
+    """A project in ``root`` whose content is tests/data/multilingual, with tag feeds, an icon
+    and the sample media; ``site`` and ``feeds`` add lines to those tables."""
+    shutil.copytree(MULTILINGUAL, root / "content")
+    shutil.copytree(ROOT / "media", root / "media")
+    (root / "config.toml").write_text(
+        f'[site]\nname = "The World Desk"\nurl = "{SITE}"\ntimezone = "Asia/Kolkata"\n'
+        f'icon = "/images/2024/09/stock-exchange.png"\n{site}\n'
+        '[database]\nurl = "sqlite:///data/publisher.db"\n'
+        '[[sources]]\nkind = "files"\nname = "world"\npath = "content"\n'
+        f'[feeds]\ndir = "feeds"\nmedia_dir = "media"\nfetch_media = false\nper_tag = true\n{feeds}\n',
+        encoding="utf-8",
+    )
+    return load_settings(root / "config.toml", environ={})
+
+
+def feed_files(folder: Path) -> list[Path]:
+    """Every RSS and Atom document under ``folder`` (subscription feeds and archives)."""
+    return sorted(p for p in folder.rglob("*.xml") if p.is_file())
+
+
+# Runs ../shared/tools/feedcheck.py, unmodified, once per file inside one interpreter: the
+# same script and options as on the command line, without a process start per file.
+_FEEDCHECK = r"""
+import contextlib, io, json, runpy, sys
+script = sys.argv[1]
+results = {}
+for path, base in json.loads(sys.stdin.read()):
+    out = io.StringIO()
+    sys.argv = [script, path, "--base", base, "--level", "AA", "--json"]
+    code = 0
+    with contextlib.redirect_stdout(out):
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as exc:
+            code = exc.code or 0
+    results[path] = {"code": code, "events": json.loads(out.getvalue())["events"]}
+print(json.dumps(results))
+"""
+
+
+def w3c_validate(folder: Path, base: str) -> dict[str, list[dict[str, Any]]]:
+    """The W3C validator's errors and warnings (level AA) for every feed file under
+    ``folder``, served at ``base`` + its path; skips the test when the validator is absent."""
+    script = TOOLS / "feedcheck.py"
+    if not script.is_file():
+        pytest.skip(f"the offline W3C Feed Validation Service is not at {TOOLS} (../shared/tools)")
+    pairs = [
+        (str(p), f"{base}/{quote(p.relative_to(folder).as_posix())}") for p in feed_files(folder)
+    ]
+    done = subprocess.run(
+        [sys.executable, "-c", _FEEDCHECK, str(script)],
+        input=json.dumps(pairs), capture_output=True, text=True, check=True, timeout=600,
+    )  # fmt: skip
+    results: dict[str, dict[str, Any]] = json.loads(done.stdout)
+    assert len(results) == len(pairs)
+    return {
+        path: found["events"] for path, found in results.items() if found["code"] or found["events"]
+    }
 
 
 def build(settings: Settings, now: datetime | None = None) -> FeedReport:

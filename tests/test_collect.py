@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,13 @@ def test_collect_stores_the_seed_exactly(settings: Settings, project: Path) -> N
     assert seed.content_html.count("<p>") == 6
     assert "Related Post" not in seed.content_html
     assert seed.guid == f"tag:news.example.com,2024-09-17:{SEED_KEY}"
+    assert seed.link == (
+        "https://news.example.com/politics/"
+        "us-under-secretary-john-bass-visits-pakistan-for-bilateral-cooperation-talks/"
+    )
+    assert (
+        seed.slug == "us-under-secretary-john-bass-visits-pakistan-for-bilateral-cooperation-talks"
+    )
 
 
 def test_broken_file_reported_and_skipped(settings: Settings, project: Path) -> None:
@@ -97,13 +105,30 @@ def test_edited_file_updates_its_article(settings: Settings, project: Path) -> N
     assert after.first_seen == before.first_seen
 
 
-def test_duplicate_link_is_not_stored_twice(settings: Settings, project: Path) -> None:
+def test_same_headline_is_not_a_duplicate_same_explicit_link_is(
+    settings: Settings, project: Path
+) -> None:
     seed = (project / "content" / SEED).read_text(encoding="utf-8")
     (project / "content" / "zz_copy_of_seed.txt").write_text(seed, encoding="utf-8")
+    markets = (project / "content" / "2024-09-18-markets-rally.md").read_text(encoding="utf-8")
+    link = "https://news.example.com/business/markets-rally/"
+    for name in ("a-markets.md", "b-markets-again.md"):
+        (project / "content" / name).write_text(
+            markets.replace("+++\n", f'+++\nlink = "{link}"\n', 1), encoding="utf-8"
+        )
     with open_store(settings) as store:
         report = run_collect(settings, store)
-        assert report.duplicates == 1
-        assert stored_article(store, "newsroom:zz_copy_of_seed.txt") is None
+        original = stored_article(store, SEED_KEY)
+        copy = stored_article(store, "newsroom:zz_copy_of_seed.txt")
+        assert report.duplicates == 1  # only the second file naming the same link
+        assert stored_article(store, "newsroom:b-markets-again.md") is None
+        first = stored_article(store, "newsroom:a-markets.md")
+    assert original is not None and copy is not None and first is not None
+    assert first.link == link
+    # Same headline, same section: the second one gets a suffix from its own identity.
+    assert copy.link != original.link
+    assert re.fullmatch(r"us-under-secretary-[a-z-]+-[0-9a-f]{6}", copy.slug), copy.slug
+    assert copy.link == f"https://news.example.com/politics/{copy.slug}/"
 
 
 def test_hostile_html_is_sanitised(settings: Settings, project: Path) -> None:
@@ -116,7 +141,9 @@ def test_hostile_html_is_sanitised(settings: Settings, project: Path) -> None:
         run_collect(settings, store)
         article = stored_article(store, "newsroom:hostile.md")
     assert article is not None
-    assert article.title == "Bold title"
+    # A title is plain text: the tags are kept as the text they are (escaped on output), and
+    # the control character is dropped.
+    assert article.title == "<b>Bold</b> title"
     assert "<script" not in article.content_html and "onclick" not in article.content_html
     assert "evil.example" not in article.content_html
     assert "<p>Hi</p>" in article.content_html

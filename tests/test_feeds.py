@@ -3,6 +3,7 @@ JSON Feed schemas, written atomically, stable when nothing changed, archived, an
 
 from __future__ import annotations
 
+import html as html_module
 import os
 import time
 from datetime import UTC, datetime
@@ -46,7 +47,8 @@ def test_xml_feeds_parse_with_the_right_fields(
     assert seed.link == SEED_LINK
     assert seed.author == "Web Desk"
     assert [t.term for t in seed.tags] == ["politics"]
-    assert seed.published in ("Tue, 17 Sep 2024 12:50:00 +0000", "2024-09-17T12:50:00+00:00")
+    # The dateline's local time, in the site's zone as the source meant it, not moved to UTC.
+    assert seed.published in ("Tue, 17 Sep 2024 17:50:00 +0500", "2024-09-17T17:50:00+05:00")
     assert datetime(*seed.published_parsed[:6], tzinfo=UTC) == datetime(
         2024, 9, 17, 12, 50, tzinfo=UTC
     )
@@ -77,7 +79,7 @@ def test_json_feed_is_valid_with_the_right_fields(
     assert feed["home_page_url"] == "https://news.example.com/"
     seed = next(item for item in feed["items"] if item["id"] == SEED_ID)
     assert seed["url"] == SEED_LINK and seed["title"] == SEED_TITLE
-    assert seed["date_published"] == "2024-09-17T12:50:00+00:00"
+    assert seed["date_published"] == "2024-09-17T17:50:00+05:00"
     assert seed["authors"] == [{"name": "Web Desk"}]
     assert seed["tags"] == ["politics"]
     assert "In a significant diplomatic move" in seed["content_html"]
@@ -149,9 +151,9 @@ def test_feedgen_pitfalls_are_worked_around(settings: Settings, project: Path) -
     assert b"feeds/atom.xml" not in rss_bytes and b"feeds/rss.xml" not in atom_bytes
     assert b"<link>https://news.example.com/</link>" in rss_bytes
     # 4. Build dates come from the articles, not the clock: a later rebuild is byte-identical.
-    newest = "2024-09-20T06:20:00+00:00"
+    newest = "2024-09-20T11:20:00+05:00"
     assert f"<updated>{newest}</updated>".encode() in atom_bytes
-    assert b"<lastBuildDate>Fri, 20 Sep 2024 06:20:00 +0000</lastBuildDate>" in rss_bytes
+    assert b"<lastBuildDate>Fri, 20 Sep 2024 11:20:00 +0500</lastBuildDate>" in rss_bytes
     for path in feeds.rglob("*.xml"):
         path.unlink()
     with open_store(settings) as store, store.engine.begin() as conn:
@@ -226,14 +228,27 @@ def test_archives_are_written_once_and_chained(settings: Settings, project: Path
     assert links["self"] == "https://news.example.com/feeds/archive/2024-09.xml"
     assert links["current"] == "https://news.example.com/feeds/atom.xml"
     assert "prev-archive" not in links
-    assert b"<fh:archive" in september.read_bytes()
+    # The oldest archive has no earlier one to point to: it is not marked fh:archive, which
+    # would make it an incomplete archive (the W3C validator's ArchiveIncomplete warning).
+    assert b"<fh:archive" not in september.read_bytes()
+    assert b"<fh:archive" in october.read_bytes()
     octo = {link.rel: link.href for link in feedparser.parse(october.read_bytes()).feed.links}
     assert octo["prev-archive"] == "https://news.example.com/feeds/archive/2024-09.xml"
-    for name in ("atom.xml", "rss.xml"):
+    # RSS readers get the same chain in RSS (RFC 5005 with atom:link).
+    rss_october = feeds / "archive" / "2024-10.rss.xml"
+    rss_links = {
+        link.rel: link.href for link in feedparser.parse(rss_october.read_bytes()).feed.links
+    }
+    assert rss_links["prev-archive"] == "https://news.example.com/feeds/archive/2024-09.rss.xml"
+    assert rss_links["current"] == "https://news.example.com/feeds/rss.xml"
+    assert [e.title for e in feedparser.parse(rss_october.read_bytes()).entries] == [
+        "Government Publishes Draft Rules for Artificial Intelligence in Public Services"
+    ]
+    for name, suffix in (("atom.xml", ".xml"), ("rss.xml", ".rss.xml")):
         current = {
             link.rel: link.href for link in feedparser.parse((feeds / name).read_bytes()).feed.links
         }
-        assert current["prev-archive"] == "https://news.example.com/feeds/archive/2024-10.xml"
+        assert current["prev-archive"] == f"https://news.example.com/feeds/archive/2024-10{suffix}"
     politics = feeds / "section" / "politics" / "archive" / "2024-09.xml"
     assert [e.title for e in feedparser.parse(politics.read_bytes()).entries] == [SEED_TITLE]
 
@@ -311,7 +326,12 @@ def test_hostile_content_makes_clean_valid_feeds(settings: Settings, project: Pa
         parsed = feedparser.parse((project / "feeds" / name).read_bytes())
         assert parsed.bozo == 0
         entry = next(e for e in parsed.entries if "Breaking" in e.title)
-        assert entry.title == "Breaking news & more"
+        # A title is text: what looks like markup stays as written, escaped in the feed. (Atom
+        # sends a title holding end tags as escaped HTML, which a reader shows as this text.)
+        title = entry.title
+        if entry.title_detail.type == "text/html":
+            title = html_module.unescape(title)
+        assert title == "<script>x</script>Breaking <em>news</em> & more"
         html = entry.content[0].value
         for bad in (
             "onmouseover",
@@ -378,7 +398,7 @@ def test_feeds_check_passes_and_catches_problems(project: Path) -> None:
     assert ok.exit_code == 0, ok.output
     assert "0 problems" in ok.output
     rss = project / "feeds" / "section" / "politics" / "rss.xml"
-    rss.write_text(rss.read_text().replace("tag:news.example.com", "urn:oops").replace("+0000", ""))
+    rss.write_text(rss.read_text().replace("tag:news.example.com", "urn:oops").replace("+0500", ""))
     bad = cli("feeds", "--check", "--config", config)
     assert bad.exit_code == 1
     assert "is not a tag: URI" in bad.output and "has no time zone" in bad.output

@@ -1,15 +1,17 @@
 """Write every syndication feed. ``write_feeds`` is the one function that owns feed writing.
 
-For the site, each section and each author it writes RSS 2.0, Atom 1.0 and JSON Feed 1.1;
-immutable monthly archives (RFC 5005) for the full history; an XSL stylesheet, an index page
-and OPML for people; and pings WebSub hubs when a feed's bytes change. Output is a pure
-function of the stored articles and the config (build dates come from the newest item, never
-the clock), and each feed's inputs are fingerprinted, so a run with nothing new builds nothing
-and writes nothing: mtimes, ETags and Last-Modified stay put.
+For the site, each section, each author (and each tag, when asked) it writes RSS 2.0, Atom 1.0
+and JSON Feed 1.1 in the folder of the group's stored slug; immutable monthly archives
+(RFC 5005, Atom and RSS) for the full history; an XSL stylesheet, an index page and OPML for
+people; and pings WebSub hubs when a feed's bytes change. Output is a pure function of the
+stored articles and the config (build dates come from the newest item, never the clock), and
+each feed's inputs are fingerprinted, so a run with nothing new builds nothing and writes
+nothing: mtimes, ETags and Last-Modified stay put.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,17 +20,26 @@ from pathlib import Path
 from ..atomicfile import atomic_write
 from ..config import Settings
 from ..errors import FeedError
-from ..models import Article
+from ..models import Article, ArticleHead
 from ..store.protocols import FeedStore
 from ..urls import publishable
 from .jsonfeed import build_json
 from .media import resolve_enclosures
-from .model import FILENAMES, Enclosure, FeedDoc, FeedItem, Site, item_html
+from .model import FILENAMES, FORMAT_VERSION, Enclosure, FeedDoc, FeedItem, Site, item_html
 from .pages import index_html, opml, stylesheet
-from .plan import PlannedDoc, fingerprint, period_bounds, period_of, plan_feeds
+from .plan import (
+    GROUP_KINDS,
+    PlannedDoc,
+    distinct_updates,
+    fingerprint,
+    groups_of,
+    period_bounds,
+    period_of,
+    plan_feeds,
+)
 from .websub import PingReport, ping_hubs
 from .writer import BackgroundWriter, remove_stale_groups
-from .xml import Entries, PageEntry, build_atom, build_page_feeds, build_xml
+from .xml import Entries, PageEntry, build_atom, build_page_feeds, build_rss, build_xml
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +66,41 @@ def _subtitle(site: Site, doc: PlannedDoc) -> str:
         return f"The latest {doc.name} stories from {site.name}."
     if doc.kind == "author":
         return f"The latest stories by {doc.name} for {site.name}."
+    if doc.kind == "tag":
+        return f"The latest stories tagged {doc.name} from {site.name}."
     return site.description or f"The latest stories from {site.name}."
 
 
-def _items(articles: list[Article], enclosures: dict[str, Enclosure], site: Site) -> list[FeedItem]:
-    """Feed items; every link and image passes ``urls.publishable`` on its way into a feed."""
+def _items(
+    articles: list[Article],
+    enclosures: dict[str, Enclosure],
+    site: Site,
+    updates: dict[int, datetime],
+) -> list[FeedItem]:
+    """Feed items; every link and image passes ``urls.publishable`` on its way into a feed.
+
+    ``updates`` holds each article's distinct ``updated`` moment (``plan.distinct_updates``),
+    shown in the offset the source gave.
+    """
     emails = site.settings.feeds.author_emails
-    safe = [publishable(a, site.url + "/") for a in articles]
-    return [
-        FeedItem(a, item_html(a), enclosures.get(a.image_url), emails.get(a.author, ""))
-        for a in safe
-    ]
+    items = []
+    for article in articles:
+        safe = publishable(article, site.url + "/")
+        shown = max(safe.updated or safe.published, safe.published)
+        moment = updates.get(safe.id) if safe.id is not None else None
+        items.append(
+            FeedItem(
+                safe,
+                item_html(safe, site.max_content_bytes),
+                enclosures.get(safe.image_url),
+                moment.astimezone(shown.tzinfo) if moment else shown,
+                tuple(emails.get(name, "") for name in safe.authors),
+            )
+        )
+    return items
+
+
+ARCHIVE_STATE = f"archive-{FORMAT_VERSION}"  # an archive from an older format is written again
 
 
 def _write_archives(
@@ -75,13 +110,17 @@ def _write_archives(
     out: Path,
     writer: BackgroundWriter,
     entries: Entries,
+    updates: dict[int, datetime],
+    known: dict[str, str],
 ) -> list[Path]:
-    """Write each closed period's archive once; an existing archive is never rewritten."""
+    """Write each closed period's archives (Atom and RSS) once; an archive is never written
+    again unless publisher's output format changed since."""
     paths = []
     for i, period in enumerate(doc.periods):
-        path = out / doc.folder / "archive" / f"{period}.xml"
-        paths.append(path)
-        if path.exists():
+        atom = out / doc.folder / "archive" / f"{period}.xml"
+        rss = out / doc.folder / "archive" / f"{period}.rss.xml"
+        paths += [atom, rss]
+        if all(p.exists() and known.get(_key(out, p)) == ARCHIVE_STATE for p in (atom, rss)):
             continue
         start, end = period_bounds(period)
         group = {doc.kind: doc.name} if doc.kind != "site" else {}
@@ -91,29 +130,56 @@ def _write_archives(
             folder=doc.folder,
             title=f"{doc.title} (archive {period})",
             subtitle=_subtitle(site, doc),
-            items=_items(articles, resolve_enclosures(images, site.settings, store), site),
-            prev_archive=site.archive_url(doc.folder, doc.periods[i - 1]) if i else None,
+            items=_items(articles, resolve_enclosures(images, site.settings, store), site, updates),
+            prev_archive=doc.periods[i - 1] if i else None,
             archive_of=period,
-            current=site.feed_url(doc.folder, "atom.xml"),
         )
-        writer.submit(path, build_atom(archive, site, entries))
+        writer.submit(atom, build_atom(archive, site, entries))
+        writer.submit(rss, build_rss(archive, site, entries))
     return paths
+
+
+def _key(out: Path, path: Path) -> str:
+    return path.relative_to(out).as_posix()
+
+
+def _group_slugs(
+    site: Site, store: FeedStore, heads: list[ArticleHead]
+) -> dict[str, dict[str, str]]:
+    """The stored slug of every section, author and tag the planned feeds need. Names stored
+    before slugs were (or tags, when tag feeds are turned on) get theirs now, once."""
+    wanted: dict[str, set[str]] = {kind: set() for kind in GROUP_KINDS}
+    for head in heads:
+        for kind, name in groups_of(head, site.settings):
+            wanted[kind].add(name)
+    found: dict[str, dict[str, str]] = {}
+    for kind, names in wanted.items():
+        found[kind] = store.group_slugs(kind) if names else {}
+        if missing := names - found[kind].keys():
+            found[kind] |= store.ensure_slugs(kind, missing, site.rules)
+    return found
 
 
 CORPUS = "(corpus)"  # the feed_state row that says what the whole set was built from
 
 
 def _corpus_key(site: Site, store: FeedStore, now: datetime) -> str:
-    """Changes when anything any feed shows could have changed: articles, media, config, month."""
+    """Changes when anything any feed shows could have changed: articles, media, config, month.
+
+    A digest, so it fits feed_state's fingerprint column (64 characters, which PostgreSQL
+    enforces and SQLite does not).
+    """
     parts = [site.config_digest(), store.corpus_key(), store.media_key(), period_of(now)]
-    return "|".join(parts)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 def _rebuild(
     site: Site, store: FeedStore, now: datetime, out: Path, report: FeedReport
 ) -> dict[str, str]:
     """Plan every feed, build those whose inputs changed; return the new feed_state."""
-    docs = plan_feeds(store.article_heads(), site.settings, now)
+    heads = store.article_heads(tags=site.settings.feeds.per_tag)
+    docs = plan_feeds(heads, site.settings, now, _group_slugs(site, store, heads))
+    updates = distinct_updates(heads)
     report.feeds = len(docs)
     images = {h.image_url for d in docs for h in d.heads if h.image_url}
     enclosures = resolve_enclosures(images, site.settings, store)
@@ -124,7 +190,7 @@ def _rebuild(
     stale: list[tuple[PlannedDoc, str]] = []  # (doc, subtitle) of the feeds to rebuild
     for doc in docs:
         subtitle = _subtitle(site, doc)
-        digest = fingerprint(site_digest, doc, enclosures, subtitle, emails)
+        digest = fingerprint(site_digest, doc, enclosures, subtitle, emails, updates)
         keys = [f"{doc.folder}/{name}".lstrip("/") for name in FILENAMES]
         if all(known.get(key) == digest and (out / key).exists() for key in keys):
             report.unchanged += len(keys)
@@ -132,11 +198,11 @@ def _rebuild(
             stale.append((doc, subtitle))
         state |= dict.fromkeys(keys, digest)
     # One query for every article a rebuilt feed shows; each article's item is made once and
-    # shared by the site, section and author feeds that show it.
+    # shared by the site, section, author and tag feeds that show it.
     wanted = list(dict.fromkeys(h.id for doc, _ in stale for h in doc.heads))
     items = {
         item.article.id: item
-        for item in _items(store.articles_by_ids(wanted), enclosures, site)
+        for item in _items(store.articles_by_ids(wanted), enclosures, site, updates)
         if item.article.id is not None
     }
     writer = BackgroundWriter()
@@ -147,16 +213,16 @@ def _rebuild(
             title=doc.title,
             subtitle=subtitle,
             items=[items[h.id] for h in doc.heads],
-            prev_archive=site.archive_url(doc.folder, doc.periods[-1]) if doc.periods else None,
+            prev_archive=doc.periods[-1] if doc.periods else None,
         )
         for name, data in build_all(feed, site, entries).items():
             writer.submit(out / doc.folder / name, data, site.feed_url(doc.folder, name))
     for doc in docs:
-        for path in _write_archives(site, store, doc, out, writer, entries):
-            state[path.relative_to(out).as_posix()] = "archive"
+        for path in _write_archives(site, store, doc, out, writer, entries, updates, known):
+            state[_key(out, path)] = ARCHIVE_STATE
     pages = {"index.html": index_html(site, docs), "feeds.opml": opml(site, docs)}
     if site.settings.feeds.stylesheet:
-        pages["feed.xsl"] = stylesheet()
+        pages["feed.xsl"] = stylesheet(site)
     for name, data in pages.items():
         writer.submit(out / name, data)
         state[name] = "page"
@@ -173,7 +239,7 @@ def _rebuild(
                 report.changed_urls.append(url)
         else:
             report.unchanged += 1
-    for kind in ("section", "author"):
+    for kind in GROUP_KINDS:
         keep = {d.folder.split("/", 1)[1] for d in docs if d.kind == kind}
         report.removed += remove_stale_groups(out, kind, keep)
     return state

@@ -12,7 +12,7 @@ VERSION = "https://jsonfeed.org/version/1.1"
 
 
 def _date(value: datetime) -> str:
-    """RFC 3339 with the zone, as the spec asks."""
+    """RFC 3339 with the zone the source gave, whole seconds."""
     return value.isoformat(timespec="seconds")
 
 
@@ -26,25 +26,26 @@ def build_json(doc: FeedDoc, site: Site) -> bytes:
         "language": site.language,
         "authors": [{"name": site.name, "url": site.url + "/"}],
     }
+    if site.icon:
+        feed["icon"] = feed["favicon"] = site.icon
     if site.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in site.hubs]
     items = []
     for item in doc.items:
         article = item.article
-        entry: dict[str, Any] = {
-            "id": article.guid,
-            "url": article.link,
-            "title": article.title,
-            "content_html": item.html,
-        }
+        entry: dict[str, Any] = {"id": article.guid, "url": article.link, "title": article.title}
+        if item.html:
+            entry["content_html"] = item.html
+        else:  # an item must carry content_html or content_text
+            entry["content_text"] = article.summary or article.title
         if article.summary:
             entry["summary"] = article.summary
         if item.enclosure is not None or article.image_url:
             entry["image"] = item.enclosure.url if item.enclosure else article.image_url
         entry["date_published"] = _date(article.published)
         entry["date_modified"] = _date(item.updated)
-        if article.author:
-            entry["authors"] = [{"name": article.author}]
+        if article.authors:
+            entry["authors"] = [{"name": name} for name in article.authors]
         tags = [t for t in dict.fromkeys([article.section, *article.tags]) if t]
         if tags:
             entry["tags"] = tags

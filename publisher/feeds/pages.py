@@ -10,11 +10,17 @@ from .model import FILENAMES, MEDIA_TYPES, Site
 from .plan import PlannedDoc
 
 FORMAT_NAMES = {"rss.xml": "RSS", "atom.xml": "Atom", "feed.json": "JSON Feed"}
-KIND_HEADINGS = {"site": "Everything", "section": "By section", "author": "By author"}
+KIND_HEADINGS = {
+    "site": "Everything", "section": "By section", "author": "By author", "tag": "By tag",
+}  # fmt: skip
+INDEX_PLACEHOLDER = b"{{index_url}}"
 
 
-def stylesheet() -> bytes:
-    return (templates("feeds") / "feed.xsl").read_bytes()
+def stylesheet(site: Site) -> bytes:
+    """``feed.xsl`` with the way back to this site's ``index.html`` (a stylesheet cannot
+    work out where the feeds' index is from the feed it shows)."""
+    index = html.escape(f"{site.base_path}/index.html").encode()
+    return (templates("feeds") / "feed.xsl").read_bytes().replace(INDEX_PLACEHOLDER, index)
 
 
 def alternate_links(site: Site, doc: PlannedDoc) -> str:
@@ -44,7 +50,7 @@ def index_html(site: Site, docs: list[PlannedDoc]) -> bytes:
     site_doc = next(d for d in docs if d.kind == "site")
     snippet = html.escape(alternate_links(site, site_doc))
     page = f"""<!DOCTYPE html>
-<html lang="{html.escape(site.language)}">
+<html lang="{html.escape(site.language)}" dir="{"rtl" if site.rtl else "ltr"}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

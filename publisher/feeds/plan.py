@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from ..config import Settings
 from ..models import ArticleHead
 from .model import Enclosure, feed_folder
+
+GROUP_KINDS = ("section", "author", "tag")
 
 
 @dataclass
 class PlannedDoc:
     """A subscription feed to write: its group, its newest items, its archive periods."""
 
-    kind: str  # site | section | author
-    name: str  # the section or author ("" for the site)
+    kind: str  # site | section | author | tag
+    name: str  # the section, author or tag as written ("" for the site)
     folder: str
     title: str
     heads: list[ArticleHead] = field(default_factory=list)
@@ -45,46 +48,75 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def plan_feeds(heads: list[ArticleHead], settings: Settings, now: datetime) -> list[PlannedDoc]:
-    """The site feed plus one per section and per author, heads newest first."""
+def groups_of(head: ArticleHead, settings: Settings) -> list[tuple[str, str]]:
+    """The (kind, name) of every group feed that shows this article, as configured."""
+    keys = []
+    if settings.feeds.per_section and head.section:
+        keys.append(("section", head.section))
+    if settings.feeds.per_author:
+        keys += [
+            ("author", name) for name in head.authors or ((head.author,) if head.author else ())
+        ]
+    if settings.feeds.per_tag:
+        keys += [("tag", name) for name in head.tags]
+    return keys
+
+
+def plan_feeds(
+    heads: list[ArticleHead],
+    settings: Settings,
+    now: datetime,
+    slugs: Mapping[str, Mapping[str, str]],
+) -> list[PlannedDoc]:
+    """The site feed plus one per section, author (and tag), heads newest first.
+
+    ``slugs`` holds the stored slug of every group name (kind -> name -> slug): folders come
+    from there, never from the names themselves, so they never move or renumber.
+    """
     site_title = settings.feeds.title or settings.site.name
     docs: dict[tuple[str, str], PlannedDoc] = {("site", ""): PlannedDoc("site", "", "", site_title)}
+    current = period_of(now)
+    periods: dict[tuple[str, str], set[str]] = defaultdict(set)
     for head in heads:  # already newest first
-        keys = [("site", "")]
-        if settings.feeds.per_section and head.section:
-            keys.append(("section", head.section))
-        if settings.feeds.per_author and head.author:
-            keys.append(("author", head.author))
-        for kind, name in keys:
-            doc = docs.get((kind, name))
+        keys = [("site", ""), *groups_of(head, settings)]
+        period = period_of(head.first_seen)
+        for key in keys:
+            doc = docs.get(key)
             if doc is None:
-                folder = feed_folder(kind, name)
-                title = f"{site_title}: {name}"
-                doc = docs[(kind, name)] = PlannedDoc(kind, name, folder, title)
+                kind, name = key
+                folder = feed_folder(kind, slugs[kind][name])
+                doc = docs[key] = PlannedDoc(kind, name, folder, f"{site_title}: {name}")
             if len(doc.heads) < settings.feeds.limit:
                 doc.heads.append(head)
-    if settings.feeds.archives:
-        current = period_of(now)
-        periods: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for head in heads:
-            period = period_of(head.first_seen)
-            if period < current:
-                periods[("site", "")].add(period)
-                periods[("section", head.section)].add(period)
-                periods[("author", head.author)].add(period)
-        for key, doc in docs.items():
-            doc.periods = sorted(periods.get(key, ()))
-    return _dedupe_folders(list(docs.values()))
+            if settings.feeds.archives and period < current:
+                periods[key].add(period)
+    for key, doc in docs.items():
+        doc.periods = sorted(periods.get(key, ()))
+    return list(docs.values())
 
 
-def _dedupe_folders(docs: list[PlannedDoc]) -> list[PlannedDoc]:
-    """Two names with one slug ("Web Desk", "web desk") must not share a folder."""
-    seen: dict[str, int] = defaultdict(int)
-    for doc in sorted(docs, key=lambda d: (d.kind, d.name)):
-        seen[doc.folder] += 1
-        if seen[doc.folder] > 1:
-            doc.folder = f"{doc.folder}-{seen[doc.folder]}"
-    return docs
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC, microsecond=0)
+
+
+def distinct_updates(heads: list[ArticleHead]) -> dict[int, datetime]:
+    """Each article's ``updated`` (UTC), one second later than stored where another article
+    already has that second.
+
+    Atom readers take two entries with one ``updated`` for versions of each other, and the
+    W3C validator warns about them; scraped articles often share a minute. Articles claim
+    seconds in order of their date and then of first collection, so a new article never
+    moves an older one's date.
+    """
+    taken: set[datetime] = set()
+    found: dict[int, datetime] = {}
+    second = timedelta(seconds=1)
+    for when, article_id in sorted((_utc(h.updated), h.id) for h in heads):
+        while when in taken:
+            when += second
+        taken.add(when)
+        found[article_id] = when
+    return found
 
 
 def fingerprint(
@@ -93,14 +125,16 @@ def fingerprint(
     enclosures: dict[str, Enclosure],
     subtitle: str,
     emails: dict[str, str],
+    updates: dict[int, datetime],
 ) -> str:
     """A digest of everything the documents of ``doc`` are built from."""
     prev = doc.periods[-1] if doc.periods else ""
     parts = [site_digest, doc.kind, doc.name, doc.folder, doc.title, subtitle, prev]
     for head in doc.heads:
         enc = enclosures.get(head.image_url)
+        mails = [emails.get(name, "") for name in head.authors or (head.author,)]
         parts.append(
-            f"{head.guid}\x1f{head.content_hash}\x1f{head.updated}\x1f{emails.get(head.author, '')}"
+            f"{head.guid}\x1f{head.content_hash}\x1f{updates[head.id].timestamp()}\x1f{mails}"
             f"\x1f{enc and (enc.url, enc.length, enc.mime)}"
         )
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

@@ -120,7 +120,9 @@ def build_sources(
         if not conf.enabled:
             continue
         if isinstance(conf, FilesSource):
-            built.append(FilesystemSource(conf.name, settings.path(conf.path), site))
+            built.append(
+                FilesystemSource(conf.name, settings.path(conf.path), site, conf.max_bytes)
+            )
         elif isinstance(conf, FeedSource):
             built.append(FeedPoller(conf, states.get(conf.name), state, site, moment, agent))
         elif isinstance(conf, SitemapSource):

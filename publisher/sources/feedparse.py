@@ -21,7 +21,7 @@ from urllib.parse import urljoin
 
 import feedparser
 
-from .text import paragraphs_to_html
+from .text import html_to_text, paragraphs_to_html
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,11 @@ def _image(entry: Any, base: str) -> str:
     return urljoin(base, str(found)) if found else ""
 
 
+def _is_html(entry: Any, key: str) -> bool:
+    """Whether feedparser read ``key`` (title, summary) as HTML rather than text."""
+    return "html" in str((entry.get(f"{key}_detail") or {}).get("type", ""))
+
+
 def _entry(entry: Any, base: str) -> FeedEntry:
     contents = [c for c in entry.get("content") or [] if c.get("value")]
     html = next((c for c in contents if "html" in str(c.get("type", ""))), None)
@@ -121,11 +126,18 @@ def _entry(entry: Any, base: str) -> FeedEntry:
     updated = _when(entry["updated_parsed"]) if "updated_parsed" in entry else None
     published = _when(entry.get("published_parsed")) or updated
     link = str(entry.get("link") or "")
+    # Titles and summaries are text in publisher; a feed may send them as HTML.
+    title, summary = str(entry.get("title") or ""), str(entry.get("summary") or "")
+    if _is_html(entry, "summary"):
+        content = content or summary  # an RSS <description> is also the body
+        summary = html_to_text(summary)
+    if _is_html(entry, "title"):
+        title = html_to_text(title)
     return FeedEntry(
         guid=str(entry.get("id") or ""),
         link=urljoin(base, link) if link else "",
-        title=str(entry.get("title") or ""),
-        summary=str(entry.get("summary") or ""),
+        title=title,
+        summary=summary,
         content=content,
         author=_author(entry),
         published=published,

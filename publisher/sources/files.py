@@ -1,11 +1,15 @@
 """A folder of article files: ``.txt`` in the scraped format, ``.md`` with front matter.
 
 Each file's identity is ``<source name>:<path relative to the folder>``, so renaming the folder
-or moving the site does not duplicate articles, and an edited file updates its article.
+or moving the site does not duplicate articles, and an edited file updates its article. A
+symbolic link to another file in the folder has that file's identity: it is the same source,
+and collect reports it as a duplicate rather than syndicating the story twice.
 
 A file is read only if its real path (every symbolic link followed) stays inside the folder:
 a link to ``/etc/passwd`` or to another project's drafts is refused without being opened, and
-the refusal names the link, not its target.
+the refusal names the link, not its target. A file over the source's ``max_bytes`` is
+reported and skipped unread: no article is that big, and a stray video or dump must not be
+loaded into memory and then into every feed.
 """
 
 from __future__ import annotations
@@ -26,16 +30,20 @@ log = logging.getLogger(__name__)
 
 PARSERS = {".txt": parse_scraped, ".md": parse_markdown, ".markdown": parse_markdown}
 # Part of every source digest: bump when parsing changes so every file is read again once.
-PARSER_VERSION = b"files-2"
+PARSER_VERSION = b"files-3"
+DEFAULT_MAX_BYTES = 2_000_000
 
 
 class FilesystemSource:
     """Yields one Article (or ArticleError) per article file under ``root``, in path order."""
 
-    def __init__(self, name: str, root: Path, site: SiteContext) -> None:
+    def __init__(
+        self, name: str, root: Path, site: SiteContext, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         self.name = name
         self.root = root
         self.site = site
+        self.max_bytes = max_bytes
 
     def _digest(self, data: bytes) -> str:
         """What the parsed article depends on: the bytes, the parser, the site's URL and zone."""
@@ -59,11 +67,19 @@ class FilesystemSource:
             parser = PARSERS.get(path.suffix.lower())
             if parser is None or not path.is_file() or path.name.startswith((".", "_")):
                 continue
-            key = f"{self.name}:{path.relative_to(self.root).as_posix()}"
             try:
-                data = read_inside(path, root)
+                real = inside(path, root)
+                data = read_file(real, self.max_bytes)
             except OSError as exc:
                 yield ArticleError(str(path), None, f"cannot read: {exc.strerror}")
+                continue
+            except TooBig as exc:
+                yield ArticleError(
+                    str(path), None,
+                    f"is {exc.size:,} bytes, more than this source's max_bytes "
+                    f"({self.max_bytes:,}); not read",
+                    "shorten it, or raise `max_bytes` of this [[sources]] table",
+                )  # fmt: skip
                 continue
             except OutsideFolder:
                 yield ArticleError(
@@ -72,6 +88,7 @@ class FilesystemSource:
                     "put the file itself in the folder, or remove the link",
                 )  # fmt: skip
                 continue
+            key = f"{self.name}:{real.relative_to(root).as_posix()}"
             digest = self._digest(data)
             if known.get(key) == digest:
                 yield Unchanged(key)
@@ -102,6 +119,14 @@ class OutsideFolder(Exception):
     """A path whose real location (links followed) is not inside the folder it was found in."""
 
 
+class TooBig(Exception):
+    """A file larger than the source allows; ``size`` is what it had when it was looked at."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
 def inside(path: Path, root: Path) -> Path:
     """The real path of ``path`` if it lies inside ``root`` (already resolved); else raise."""
     try:
@@ -113,13 +138,19 @@ def inside(path: Path, root: Path) -> Path:
     return real
 
 
-def read_inside(path: Path, root: Path) -> bytes:
-    """The bytes of ``path`` if it lies inside ``root``; OutsideFolder if it does not.
+def read_file(real: Path, limit: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of ``real`` (a path ``inside`` resolved); TooBig if it holds more than
+    ``limit`` bytes (then at most ``limit + 1`` are read).
 
     The resolved path is opened with O_NOFOLLOW, so a link swapped in for the last component
     after the check is not followed either.
     """
-    real = inside(path, root)
     fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(fd, "rb") as handle:
-        return handle.read()
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise TooBig(size)
+        data = handle.read(limit + 1)  # a file that grew since fstat is caught here
+    if len(data) > limit:
+        raise TooBig(len(data))
+    return data

@@ -1,11 +1,16 @@
 """Markdown articles with TOML (``+++``) or YAML (``---``) front matter.
 
-Front matter keys: ``title`` and ``date`` are required; ``author``, ``section``, ``summary``,
-``image``, ``image_alt``, ``image_credit``, ``tags``, ``highlights``, ``slug``, ``link`` and
-``updated`` are optional. Dates without a zone are the site's local time. ``link`` and
-``image`` may be relative to the site; anything but an http(s) URL is refused, naming the line.
-Errors name the file and line and never quote the file's content (it may not be an article
-at all).
+Front matter keys: ``title`` and ``date`` are required; ``author`` (a name or a list of
+names), ``authors``, ``section``, ``summary``, ``image``, ``image_alt``, ``image_credit``,
+``tags``, ``highlights``, ``slug``, ``link``, ``updated`` and ``format`` are optional. Dates
+without a zone are the site's local time. ``link`` and ``image`` may be relative to the site;
+anything but an http(s) URL is refused, naming the line. Errors name the file and line and
+never quote the file's content (it may not be an article at all).
+
+The body is Markdown, unless ``format = "html"`` or its first block is an HTML tag: then it
+is HTML as written (WordPress and other CMS exports), never run through Markdown, where
+indented lines would become code blocks showing escaped tags. In a Markdown body, a block of
+HTML indented by four spaces is still HTML, not code (fenced blocks show code).
 """
 
 from __future__ import annotations
@@ -22,9 +27,8 @@ import yaml
 
 from ..errors import ArticleError
 from ..models import Article
-from ..slugs import slugify
 from ..urls import UnsafeURL, public_url
-from .text import article_link, localize
+from .text import localize
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,14 @@ YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MARKDOWN = md.Markdown(extensions=["extra", "sane_lists"], output_format="html")
 
 KNOWN_KEYS = {
-    "title", "date", "author", "section", "summary", "image", "image_alt", "image_credit",
-    "tags", "highlights", "slug", "link", "updated",
+    "title", "date", "author", "authors", "section", "summary", "image", "image_alt",
+    "image_credit", "tags", "highlights", "slug", "link", "updated", "format",
 }  # fmt: skip
+FORMATS = ("markdown", "html")
+# The start of an HTML element or comment (not a Markdown autolink such as <https://...>).
+_HTML_START = re.compile(r"<(?:!--|/?[A-Za-z][A-Za-z0-9-]*(?:[\s/>]|$))")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+_INDENTED = re.compile(r"^(?: {4}|\t)\s*")
 
 
 def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
@@ -70,14 +79,14 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], str, int]:
     return data, "\n".join(lines[end + 1 :]), end + 2
 
 
-def _text_list(value: Any, key: str, path: str) -> list[str]:
+def _text_list(value: Any, key: str, path: str, text: str, split: str = ",") -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
+        return [v.strip() for v in value.split(split) if v.strip()] if split else [value.strip()]
     if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
         return [str(v).strip() for v in value if str(v).strip()]
-    raise ArticleError(path, 1, f"`{key}` must be a list of strings")
+    raise ArticleError(path, key_line(text, key), f"`{key}` must be a list of strings")
 
 
 def key_line(text: str, key: str) -> int:
@@ -132,30 +141,79 @@ def parse_markdown(
         raise ArticleError(path, 1, "front matter has no `title`", 'add title = "..."')
     if "date" not in meta:
         raise ArticleError(path, 1, "front matter has no `date`", "add date = 2024-09-17T17:50:00")
-    section = str(meta.get("section") or "").strip()
-    slug = str(meta.get("slug") or "").strip() or slugify(title)
     link = str(meta.get("link") or "").strip()
-    link = (
-        _url(link, "link", path, site_url, text) if link else article_link(site_url, section, slug)
-    )
     image = str(meta.get("image") or "").strip()
+    # "author" may name one person or list several; "authors" lists them too. A name is
+    # never split at a comma ("Smith, Jr."): several people are a list.
+    authors = _text_list(meta.get("author"), "author", path, text, split="")
+    authors += _text_list(meta.get("authors"), "authors", path, text, split="")
     return Article(
         key=key,
         source=source,
         title=title,
-        link=link,
+        link=_url(link, "link", path, site_url, text) if link else "",
+        slug=str(meta.get("slug") or "").strip(),
         published=_when(meta["date"], "date", path, tz, text),
         updated=_when(meta["updated"], "updated", path, tz, text) if meta.get("updated") else None,
-        author=str(meta.get("author") or "").strip(),
-        section=section,
+        authors=list(dict.fromkeys(authors)),
+        section=str(meta.get("section") or "").strip(),
         summary=str(meta.get("summary") or "").strip(),
-        content_html=_render(body),
-        highlights=_text_list(meta.get("highlights"), "highlights", path),
-        tags=_text_list(meta.get("tags"), "tags", path),
+        content_html=_body(body, _format(meta.get("format"), path, text)),
+        highlights=_text_list(meta.get("highlights"), "highlights", path, text),
+        tags=_text_list(meta.get("tags"), "tags", path, text),
         image_url=_url(image, "image", path, site_url, text) if image else "",
         image_alt=str(meta.get("image_alt") or "").strip(),
         image_credit=str(meta.get("image_credit") or "").strip(),
     )
+
+
+def _format(value: Any, path: str, text: str) -> str:
+    """``markdown``, ``html``, or "" (not given: the body's first block decides)."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str) and value.strip().lower() in FORMATS:
+        return value.strip().lower()
+    raise ArticleError(path, key_line(text, "format"), '`format` must be "markdown" or "html"')
+
+
+def _body(body: str, fmt: str) -> str:
+    """The body as HTML: as written when it is HTML, else rendered from Markdown."""
+    first = next((line.strip() for line in body.split("\n") if line.strip()), "")
+    if fmt == "html" or (not fmt and _HTML_START.match(first)):
+        return body.strip()
+    return _render(_unindent_html(body))
+
+
+def _unindent_html(body: str) -> str:
+    """Blocks that begin with an HTML tag indented by four spaces or a tab, moved to the
+    margin so Markdown passes them through instead of showing them as code. Fenced code
+    blocks are left alone."""
+    out: list[str] = []
+    fence = ""  # the fence character (` or ~) of the code block we are in, "" outside one
+    width = 0  # the indentation being removed from the current block, 0 when none
+    previous_blank = True
+    for line in body.split("\n"):
+        marker = _FENCE.match(line)
+        if fence or marker:
+            if not fence and marker:
+                fence = marker.group(1)[0]
+            elif marker and marker.group(1)[0] == fence:
+                fence = ""
+            out.append(line)
+            width, previous_blank = 0, False
+            continue
+        if not line.strip():
+            width, previous_blank = 0, True
+            out.append(line)
+            continue
+        if previous_blank and (indent := _INDENTED.match(line)):
+            width = len(indent.group(0)) if _HTML_START.match(line[indent.end() :]) else 0
+        if width:
+            margin = len(line) - len(line.lstrip(" \t"))
+            line = line[min(width, margin) :]
+        out.append(line)
+        previous_blank = False
+    return "\n".join(out)
 
 
 def _render(body: str) -> str:

@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ArticleError
 from ..models import Article
-from ..slugs import slugify
-from .text import article_link, localize, paragraphs_to_html
+from .text import localize, paragraphs_to_html
 
 MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December"
@@ -111,7 +110,7 @@ def parse_scraped(
         key=key,
         source=source,
         title=title,
-        link=article_link(site_url, section, slugify(title)),
+        link="",  # the store gives it a permanent one, from the section and the headline
         published=published,
         author=match.group("author").strip(),
         section=section,

@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from sqlalchemy import Engine, String, func, insert, select, type_coerce, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy import (
+    Engine,
+    String,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from ..models import Article, ArticleHead
+from ..slugs import LinkRules, candidates
 from .base import now_utc
-from .schema import articles
+from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, link_owners, moved
+from .schema import article_urls, articles
 
 UpsertResult = Literal["added", "updated", "unchanged"]
+# On PostgreSQL, collectors take turns per batch, so two of them never hand out one link.
+COLLECT_LOCK = 0x7075626C696E6B73  # "publinks"
+
+
+def offset_minutes(moment: datetime) -> int:
+    """The UTC offset a datetime carries, in whole minutes east (what feeds print)."""
+    delta = moment.utcoffset()
+    return int(delta.total_seconds() // 60) if delta is not None else 0
+
+
+def _zoned(moment: datetime, minutes: int) -> datetime:
+    return moment.astimezone(timezone(timedelta(minutes=minutes)))
 
 
 def _article_from_row(row: RowMapping) -> Article:
@@ -26,7 +52,9 @@ def _article_from_row(row: RowMapping) -> Article:
         source=row["source"],
         title=row["title"],
         link=row["link"],
+        slug=row["slug"],
         author=row["author"],
+        authors=json.loads(row["authors"]),
         section=row["section"],
         summary=row["summary"],
         content_html=row["content_html"],
@@ -35,8 +63,8 @@ def _article_from_row(row: RowMapping) -> Article:
         image_url=row["image_url"],
         image_alt=row["image_alt"],
         image_credit=row["image_credit"],
-        published=row["published_at"],
-        updated=row["updated_at"],
+        published=_zoned(row["published_at"], row["published_offset"]),
+        updated=_zoned(row["updated_at"], row["updated_offset"]),
         first_seen=row["first_seen_at"],
         content_hash=row["content_hash"],
         source_hash=row["source_hash"] or "",
@@ -49,7 +77,9 @@ def _article_values(article: Article) -> dict[str, Any]:
         "source": article.source,
         "title": article.title,
         "link": article.link,
+        "slug": article.slug,
         "author": article.author,
+        "authors": json.dumps(article.authors, ensure_ascii=False),
         "section": article.section,
         "summary": article.summary,
         "content_html": article.content_html,
@@ -59,80 +89,185 @@ def _article_values(article: Article) -> dict[str, Any]:
         "image_alt": article.image_alt,
         "image_credit": article.image_credit,
         "published_at": article.published,
+        "published_offset": offset_minutes(article.published),
         "content_hash": article.content_hash or article.compute_hash(),
         "source_hash": article.source_hash or None,
     }
+
+
+def _names(value: str) -> tuple[str, ...]:
+    """A stored JSON list of names as a tuple."""
+    return tuple(json.loads(value)) if value != "[]" else ()
+
+
+def _updated(article: Article, fallback: datetime) -> tuple[datetime, int]:
+    """(updated_at, its offset): the source's own date, else ``fallback`` shown in the
+    published date's offset."""
+    if article.updated is not None:
+        return article.updated, offset_minutes(article.updated)
+    return fallback, offset_minutes(article.published)
+
+
+def _place(
+    planner: LinkPlanner, article: Article, row: Any, me: int | str
+) -> tuple[str, str] | None:
+    """(slug, link) of ``article``, or None when its explicit link is another article's.
+
+    An explicit link is used as given. Otherwise a stored article keeps its slug and link
+    whatever was edited, unless its source names a different slug; a new one gets a slug
+    from its explicit slug or headline, with a suffix when that link is taken.
+    """
+    rules = planner.rules
+    if article.link:
+        if planner.owner(article.link) not in (None, me):
+            return None
+        return (row.slug if row else rules.slug(article.slug or article.title)), article.link
+    if row is not None:
+        if not article.slug or row.slug in candidates(rules.slug(article.slug), article.key):
+            return row.slug, row.link
+        return planner.derived(article, rules.slug(article.slug), me)
+    return planner.derived(article, rules.slug(article.slug or article.title), me)
 
 
 class ArticleQueries:
     engine: Engine
 
     def upsert_articles(
-        self, batch: Sequence[tuple[Article, str]]
+        self,
+        batch: Sequence[tuple[Article, str]],
+        rules: LinkRules | None = None,
+        finish: Callable[[Article], Article] | None = None,
     ) -> list[UpsertResult | Literal["duplicate"]]:
         """Store a batch in one transaction: insert new keys, update changed ones.
 
-        ``guid`` is stored only with a new article: an edit never changes a feed item's id. An
-        article whose link already belongs to another key is a duplicate and is not stored.
+        ``guid`` is stored only with a new article: an edit never changes a feed item's id.
+        Links are settled here, against every link stored (``_place``; ``rules`` say how the
+        site makes them), and each article is then handed to ``finish`` (collect makes its
+        body's relative links absolute against the link and hashes it) before it is
+        compared and written. An article whose explicit link is already another article's
+        is a duplicate and is not stored; a made-up link that is taken gets a suffix instead.
         """
         if not batch:
             return []
-        now = now_utc()
+        rules = rules or LinkRules("")
+        moment = now_utc()  # changed_at keeps full precision: feeds compare it
+        now = moment.replace(microsecond=0)  # shown in feeds, which show whole seconds
         c = articles.c
         keys = [a.key for a, _ in batch]
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COLLECT_LOCK})
             existing = {
                 r.key: r
                 for r in conn.execute(
-                    select(c.id, c.key, c.content_hash, c.source_hash).where(c.key.in_(keys))
+                    select(
+                        c.id, c.key, c.slug, c.link, c.content_hash, c.source_hash,
+                        c.published_offset, c.updated_offset,
+                    ).where(c.key.in_(keys))
                 )
-            }
-            owners: dict[str, str] = {}
-            links = select(c.link, c.key).where(c.link.in_([a.link for a, _ in batch]))
-            for link, key in conn.execute(links.order_by(c.id)):
-                owners.setdefault(link, key)
+            }  # fmt: skip
+            planner = self._planner(conn, [a for a, _ in batch], existing, rules, now)
             results: list[UpsertResult | Literal["duplicate"]] = []
             inserts: list[dict[str, Any]] = []
             for article, guid in batch:
-                if owners.setdefault(article.link, article.key) != article.key:
+                row = existing.get(article.key)
+                me: int | str = row.id if row is not None else article.key
+                placed = _place(planner, article, row, me)
+                if placed is None:
                     results.append("duplicate")
                     continue
+                planner.claim(placed[1], me)
+                article = replace(article, slug=placed[0], link=placed[1])
+                article = finish(article) if finish else article
                 values = _article_values(article)
-                row = existing.get(article.key)
                 if row is None:
-                    updated = article.updated or article.published
+                    updated, offset = _updated(article, article.published)
                     inserts.append(
-                        {**values, "guid": guid, "updated_at": updated, "first_seen_at": now}
-                    )
+                        {**values, "guid": guid, "updated_at": updated, "updated_offset": offset,
+                         "first_seen_at": moment, "changed_at": moment}
+                    )  # fmt: skip
                     results.append("added")
-                elif row.content_hash == values["content_hash"]:
-                    if row.source_hash != values["source_hash"]:  # same article, reformatted file
+                    continue
+                if row.link != article.link:
+                    moved(conn, row.id, row.link, now)
+                    conn.execute(delete(article_urls).where(article_urls.c.url == article.link))
+                if row.content_hash == values["content_hash"]:
+                    updated, offset = _updated(article, now)
+                    same = (row.source_hash, row.published_offset, row.updated_offset)
+                    if same != (values["source_hash"], values["published_offset"], offset):
+                        # the same article from a reformatted file, or offsets learnt again
                         conn.execute(
                             update(articles)
                             .where(c.id == row.id)
-                            .values(source_hash=values["source_hash"])
+                            .values(
+                                source_hash=values["source_hash"],
+                                published_offset=values["published_offset"],
+                                updated_offset=offset,
+                            )
                         )
                     results.append("unchanged")
-                else:
-                    # An edit moves `updated`: to the date the source gives, else to now.
-                    conn.execute(
-                        update(articles)
-                        .where(c.id == row.id)
-                        .values(**values, updated_at=article.updated or now, changed_at=now)
-                    )
-                    results.append("updated")
-            if inserts:
+                    continue
+                # An edit moves `updated`: to the date the source gives, else to now.
+                updated, offset = _updated(article, now)
+                conn.execute(
+                    update(articles)
+                    .where(c.id == row.id)
+                    .values(**values, updated_at=updated, updated_offset=offset, changed_at=moment)
+                )
+                results.append("updated")
+            self._insert(conn, inserts, results)
+        return results
+
+    @staticmethod
+    def _planner(
+        conn: Connection,
+        batch: list[Article],
+        existing: dict[str, Any],
+        rules: LinkRules,
+        now: datetime,
+    ) -> LinkPlanner:
+        """Every section, author and tag of the batch gets its stored slug (first sight:
+        a new one); the links the batch is likely to want are looked up at once."""
+        sections = ensure_group_slugs(conn, "section", (a.section for a in batch), rules, now)
+        ensure_group_slugs(conn, "author", (n for a in batch for n in a.authors), rules, now)
+        ensure_group_slugs(conn, "tag", (t for a in batch for t in a.tags), rules, now)
+        likely = [
+            a.link or rules.article_link(sections.get(a.section, ""), rules.slug(a.slug or a.title))
+            for a in batch
+            if a.link or a.slug or a.key not in existing
+        ]
+        return LinkPlanner(conn, rules, dict(link_owners(conn, likely)), sections)
+
+    @staticmethod
+    def _insert(
+        conn: Connection,
+        inserts: list[dict[str, Any]],
+        results: list[UpsertResult | Literal["duplicate"]],
+    ) -> None:
+        if not inserts:
+            return
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(articles), inserts)
+        except IntegrityError:  # a concurrent collect inserted some first: go one by one
+            positions = [i for i, result in enumerate(results) if result == "added"]
+            for position, values in zip(positions, inserts, strict=True):
                 try:
                     with conn.begin_nested():
-                        conn.execute(insert(articles), inserts)
-                except IntegrityError:  # a concurrent collect inserted some first: go one by one
-                    for i, values in enumerate(inserts):
-                        try:
-                            with conn.begin_nested():
-                                conn.execute(insert(articles).values(**values))
-                        except IntegrityError:
-                            results[results.index("added", i)] = "unchanged"
-        return results
+                        conn.execute(insert(articles).values(**values))
+                except IntegrityError:
+                    results[position] = "unchanged"
+
+    def group_slugs(self, kind: str) -> dict[str, str]:
+        """Every stored name of ``kind`` (section, author, tag) -> its slug."""
+        with self.engine.connect() as conn:
+            return group_slugs(conn, kind)
+
+    def ensure_slugs(self, kind: str, names: Iterable[str], rules: LinkRules) -> dict[str, str]:
+        """The slugs of ``names``, storing one for each name seen for the first time (feeds
+        ask for names stored before slugs were, and for tags when tag feeds are turned on)."""
+        with self.engine.begin() as conn:
+            return ensure_group_slugs(conn, kind, names, rules, now_utc().replace(microsecond=0))
 
     def source_hashes(self) -> dict[str, str]:
         """key -> hash of the source file it was read from, so unchanged files are not re-parsed."""
@@ -156,22 +291,31 @@ class ArticleQueries:
         with self.engine.connect() as conn:
             return [_article_from_row(r) for r in conn.execute(query).mappings()]
 
-    def article_heads(self) -> list[ArticleHead]:
+    def article_heads(self, tags: bool = False) -> list[ArticleHead]:
         """Every article without its text, newest publication first: what feeds plan with.
 
+        ``updated`` is the later of the stored update and publication (an update dated before
+        publication shows as the publication). Tags are read only when asked (tag feeds).
+
         Timestamps come back as the database's own text, unparsed: ten thousand rows load in
-        a fraction of the time, and text compares and slices ("2024-09") just as well.
+        a fraction of the time, and text compares and slices ("2024-09") just as well. So are
+        the author lists of single authors, by far the most common.
         """
         c = articles.c
+        shown = case((c.updated_at < c.published_at, c.published_at), else_=c.updated_at)
         query = select(
-            c.id, c.guid, c.section, c.author, type_coerce(c.updated_at, String),
-            type_coerce(c.first_seen_at, String), c.content_hash, c.image_url,
+            c.id, c.guid, c.section, c.author, type_coerce(shown, String),
+            type_coerce(c.first_seen_at, String), c.content_hash, c.image_url, c.authors, c.tags,
         ).order_by(c.published_at.desc(), c.id.desc())  # fmt: skip
         with self.engine.connect() as conn:
             return [
-                ArticleHead(r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), r[6], r[7])
+                ArticleHead(
+                    r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), r[6], r[7],
+                    (r[3],) if r[8] == f'["{r[3]}"]' else _names(r[8]),
+                    _names(r[9]) if tags else (),
+                )
                 for r in conn.execute(query)
-            ]
+            ]  # fmt: skip
 
     def corpus_key(self) -> str:
         """Changes whenever any article is added, edited or deleted (count and newest change)."""
@@ -187,18 +331,26 @@ class ArticleQueries:
         *,
         section: str | None = None,
         author: str | None = None,
+        tag: str | None = None,
     ) -> list[Article]:
-        """Articles first collected in [start, end), newest publication first (for archives)."""
+        """Articles first collected in [start, end), newest publication first (for archives).
+
+        ``author`` matches any of an article's authors, ``tag`` any of its tags: both live in
+        JSON lists, so the month is read and filtered here.
+        """
         query = select(articles).where(
             articles.c.first_seen_at >= start, articles.c.first_seen_at < end
         )
         if section is not None:
             query = query.where(articles.c.section == section)
-        if author is not None:
-            query = query.where(articles.c.author == author)
         query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc())
         with self.engine.connect() as conn:
-            return [_article_from_row(r) for r in conn.execute(query).mappings()]
+            found = [_article_from_row(r) for r in conn.execute(query).mappings()]
+        return [
+            a
+            for a in found
+            if (author is None or author in a.authors) and (tag is None or tag in a.tags)
+        ]
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[Article]:
         """Articles in the order of ``ids`` (missing ids are skipped)."""

@@ -7,11 +7,12 @@ smaller. Only the command line, the daemon and ``jobs.py`` hold a whole ``Store`
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, Protocol
 
 from ..models import Article, ArticleHead, Delivery, Edition, SourcePage, SourceState, Subscriber
+from ..slugs import LinkRules
 from .articles import UpsertResult
 from .deliveries import AttemptWriter
 from .editions import CursorMove, NewEdition
@@ -20,12 +21,16 @@ from .subscribers import SignUp
 
 
 class ArticleWriter(Protocol):
-    """What collection needs: which sources are unchanged, and a batched upsert."""
+    """What collection needs: which sources are unchanged, and a batched upsert that settles
+    each article's permanent link."""
 
     def source_hashes(self) -> dict[str, str]: ...
 
     def upsert_articles(
-        self, batch: Sequence[tuple[Article, str]]
+        self,
+        batch: Sequence[tuple[Article, str]],
+        rules: LinkRules | None = None,
+        finish: Callable[[Article], Article] | None = None,
     ) -> list[UpsertResult | Literal["duplicate"]]: ...
 
 
@@ -71,10 +76,18 @@ class PingStore(Protocol):
     def ping_result(self, ping_id: int, error: str = "") -> None: ...
 
 
-class FeedStore(ArticleReader, MediaStore, PingStore, Protocol):
+class SlugStore(Protocol):
+    """The stored slugs of sections, authors and tags (feed folders), made on first need."""
+
+    def group_slugs(self, kind: str) -> dict[str, str]: ...
+
+    def ensure_slugs(self, kind: str, names: Iterable[str], rules: LinkRules) -> dict[str, str]: ...
+
+
+class FeedStore(ArticleReader, MediaStore, PingStore, SlugStore, Protocol):
     """What writing feeds needs: article heads to plan, fingerprints to skip work."""
 
-    def article_heads(self) -> list[ArticleHead]: ...
+    def article_heads(self, tags: bool = False) -> list[ArticleHead]: ...
 
     def articles_first_seen_between(
         self,
@@ -83,6 +96,7 @@ class FeedStore(ArticleReader, MediaStore, PingStore, Protocol):
         *,
         section: str | None = None,
         author: str | None = None,
+        tag: str | None = None,
     ) -> list[Article]: ...
 
     def corpus_key(self) -> str: ...

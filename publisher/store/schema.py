@@ -60,8 +60,12 @@ articles = Table(
     Column("guid", String(600), nullable=False, unique=True),
     Column("source", String(100), nullable=False),
     Column("title", Text, nullable=False),
+    # The public URL, fixed when the article is first stored; only an explicit link or slug
+    # in the source moves it, and the old one is then kept in article_urls.
     Column("link", Text, nullable=False),
-    Column("author", Text, nullable=False, default=""),
+    Column("slug", String(200), nullable=False, default=""),  # the link's own segment
+    Column("author", Text, nullable=False, default=""),  # the first author
+    Column("authors", Text, nullable=False, default="[]"),  # JSON list: every author
     Column("section", String(200), nullable=False, default=""),
     Column("summary", Text, nullable=False, default=""),
     Column("content_html", Text, nullable=False, default=""),
@@ -72,6 +76,9 @@ articles = Table(
     Column("image_credit", Text, nullable=False, default=""),
     Column("published_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The UTC offsets (minutes east) the source gave those dates, so feeds show "+05:00".
+    Column("published_offset", Integer, nullable=False, default=0),
+    Column("updated_offset", Integer, nullable=False, default=0),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("content_hash", String(64), nullable=False),
     # The raw source file's digest: an unchanged file is not even parsed again.
@@ -83,6 +90,29 @@ articles = Table(
     Index("ix_articles_section", "section"),
     Index("ix_articles_link", "link"),
     Index("ix_articles_author", "author"),
+)
+
+slugs = Table(
+    "slugs",
+    metadata,
+    # The URL segment of each section, author and tag (feeds' section/<slug>/ folders and
+    # articles' links), fixed the first time the name is seen and never renumbered.
+    Column("kind", String(20), primary_key=True),  # section | author | tag
+    Column("name", String(500), primary_key=True),  # as written, the display name
+    Column("slug", String(200), nullable=False),
+    Column("first_seen_at", UTCDateTime, nullable=False),
+    UniqueConstraint("kind", "slug", name="uq_slugs_kind_slug"),
+)
+
+article_urls = Table(
+    "article_urls",
+    metadata,
+    # Links an article had before an explicit link or slug in its source moved it: they are
+    # never given to another article, and say where an old URL should redirect.
+    Column("url", String(2000), primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), nullable=False),
+    Column("replaced_at", UTCDateTime, nullable=False),
+    Index("ix_article_urls_article", "article_id"),
 )
 
 subscribers = Table(

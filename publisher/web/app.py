@@ -274,8 +274,9 @@ class ReaderApp:
                 links=[{"url": f"{self.base}/subscribe", "label": "Subscribe again"}],
             )
         sections = await self.known_sections()
+        folders = await run_in_threadpool(self.store.group_slugs, "section")
         if request.method == "GET":
-            return self.preferences_page(request, token, reader, sections)
+            return self.preferences_page(request, token, reader, sections, folders=folders)
         form = await self.form(request)
         if not csrf_ok(request, first(form, "csrf")):
             return self.expired_form(request)
@@ -284,23 +285,25 @@ class ReaderApp:
             updated = await run_in_threadpool(self.reschedule, reader, prefs)
         except FormError as exc:
             return self.preferences_page(
-                request, token, reader, sections, problems=exc.problems, status=400
-            )
-        return self.preferences_page(request, token, updated, sections, saved=True)
+                request, token, reader, sections, folders=folders, problems=exc.problems,
+                status=400,
+            )  # fmt: skip
+        return self.preferences_page(request, token, updated, sections, folders=folders, saved=True)
 
     def reschedule(self, reader: Subscriber, prefs: dict[str, object]) -> Subscriber:
         return reschedule(self.settings, self.store, reader, self.clock(), **prefs)
 
     def preferences_page(
         self, request: Request, token: str, reader: Subscriber, sections: list[str], *,
-        problems: dict[str, str] | None = None, saved: bool = False, status: int = 200,
+        folders: dict[str, str], problems: dict[str, str] | None = None, saved: bool = False,
+        status: int = 200,
     ) -> HTMLResponse:  # fmt: skip
         site = Site(self.settings)
         chosen = {s.casefold() for s in reader.sections} if reader.sections else None
         groups = [("Everything", "")] + [
-            (name.title(), feed_folder("section", name))
+            (name.title(), feed_folder("section", folders[name]))  # the feeds' stored slug
             for name in sections
-            if chosen is None or name.casefold() in chosen
+            if (chosen is None or name.casefold() in chosen) and name in folders
         ]
         feeds = [
             {"name": name, "links": [{"url": site.feed_url(folder, f), "label": FORMAT_LABELS[f]}
