@@ -166,6 +166,9 @@ class FilesSource(_Section):
     # A bigger file is reported and skipped: an article is never megabytes of text, and a
     # stray video or database dump in the folder must not be read into memory and feeds.
     max_bytes: int = Field(default=2_000_000, ge=1024, le=1_000_000_000)
+    # Worker processes that parse the files when a run finds 200 or more to read (a first
+    # collect, a re-import); -1: one per core, 0: none (parse in the collecting process).
+    processes: int = Field(default=-1, ge=-1, le=64)
 
 
 def _fetch_url(value: str) -> str:

@@ -36,6 +36,10 @@ class ArticleError(PublisherError):
         self.line = line
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[ArticleError], tuple[str, int | None, str, str]]:
+        """Rebuilt from its parts when it crosses a process boundary (parse workers)."""
+        return type(self), (self.path, self.line, self.reason, self.hint)
+
 
 class StoreError(PublisherError):
     """The database could not be opened, migrated or written."""

@@ -120,9 +120,8 @@ def build_sources(
         if not conf.enabled:
             continue
         if isinstance(conf, FilesSource):
-            built.append(
-                FilesystemSource(conf.name, settings.path(conf.path), site, conf.max_bytes)
-            )
+            path = settings.path(conf.path)
+            built.append(FilesystemSource(conf.name, path, site, conf.max_bytes, conf.processes))
         elif isinstance(conf, FeedSource):
             built.append(FeedPoller(conf, states.get(conf.name), state, site, moment, agent))
         elif isinstance(conf, SitemapSource):

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from ..models import Article, ArticleHead
 from ..slugs import LinkRules, candidates
 from .base import now_utc
-from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, link_owners, moved
+from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, moved
 from .schema import article_urls, articles
 
 UpsertResult = Literal["added", "updated", "unchanged"]
@@ -236,7 +236,7 @@ class ArticleQueries:
             for a in batch
             if a.link or a.slug or a.key not in existing
         ]
-        return LinkPlanner(conn, rules, dict(link_owners(conn, likely)), sections)
+        return LinkPlanner.looking_up(conn, rules, likely, sections)
 
     @staticmethod
     def _insert(

@@ -86,19 +86,29 @@ def link_owners(conn: Connection, urls: Iterable[str]) -> dict[str, int]:
 class LinkPlanner:
     """Gives one batch of articles their links, inside the batch's transaction.
 
-    ``owners`` starts as what the database says for the batch's likely links; links given
-    within the batch are added as they are decided, keyed by the article's source key.
+    ``owners`` starts as what the database says for the batch's likely links (None: nobody's),
+    so a batch costs one lookup, not one per article; links given within the batch are added
+    as they are decided, keyed by the article's source key.
     """
 
     conn: Connection
     rules: LinkRules
-    owners: dict[str, int | str]
+    owners: dict[str, int | str | None]
     sections: dict[str, str]
+
+    @classmethod
+    def looking_up(
+        cls, conn: Connection, rules: LinkRules, likely: list[str], sections: dict[str, str]
+    ) -> LinkPlanner:
+        """A planner that already knows who owns each of ``likely``, in one query."""
+        owners: dict[str, int | str | None] = dict.fromkeys(likely)
+        owners.update(link_owners(conn, likely))
+        return cls(conn, rules, owners, sections)
 
     def owner(self, url: str) -> int | str | None:
         if url not in self.owners:
-            self.owners.update(link_owners(self.conn, [url]))
-        return self.owners.get(url)
+            self.owners[url] = link_owners(self.conn, [url]).get(url)
+        return self.owners[url]
 
     def derived(self, article: Article, slug: str, me: int | str) -> tuple[str, str]:
         """(slug, link) for an article that names no link: the first candidate slug whose
