@@ -16,26 +16,33 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from .collect import CollectReport, collect
 from .config import Settings
 from .context import current_job
-from .digest.archive import ArchiveReport, write_archive
-from .digest.compose import DigestComposer, make_renderer
-from .digest.plan import PlannedEdition, plan_editions
-from .digest.schedule import postpone_late
 from .errors import PublisherError
-from .feeds import FeedReport, write_feeds
-from .mail.bounces import BounceReport, process_bounces
-from .mail.builders import BuildPool, default_processes
-from .mail.queue import Progress, SendReport, send_pending
-from .mail.transports import make_transport_factory, transport_kind
-from .readers.inbox import mailto_unsubscribes
-from .readers.notices import MailBuilder
 from .sources import build_sources
 from .store import Store
 
+# Each job imports its own steps when it runs: `publisher collect`, run every few minutes from
+# cron, need not load the digest renderer (Jinja, premailer), feedgen and the mail stack.
+if TYPE_CHECKING:
+    from .digest.archive import ArchiveReport
+    from .digest.plan import PlannedEdition
+    from .feeds import FeedReport
+    from .mail.bounces import BounceReport
+    from .mail.builders import BuildPool
+    from .mail.queue import Progress, SendReport
+    from .readers.notices import MailBuilder
+
 log = logging.getLogger(__name__)
+
+
+def _no_sends() -> SendReport:
+    from .mail.queue import SendReport
+
+    return SendReport()
 
 
 @dataclass
@@ -43,7 +50,7 @@ class DigestReport:
     """Planning and sending together, for one ``digest send``."""
 
     planned: list[PlannedEdition] = field(default_factory=list)
-    sent: SendReport = field(default_factory=SendReport)
+    sent: SendReport = field(default_factory=_no_sends)
     transport: str = ""
 
 
@@ -94,6 +101,8 @@ def run_collect(settings: Settings, store: Store) -> CollectReport:
 
 
 def run_feeds(settings: Settings, store: Store) -> FeedReport:
+    from .feeds import write_feeds
+
     with recorded(store, "feeds") as summary:
         report = write_feeds(settings, store)
         summary.append(f"{len(report.written):,} written, {report.unchanged:,} unchanged")
@@ -105,6 +114,9 @@ def run_plan(
 ) -> list[PlannedEdition]:
     """Queue every due subscriber's digest, then archive: the editions just queued and any
     whose page an earlier run failed to write."""
+    from .digest.plan import plan_editions
+    from .digest.schedule import postpone_late
+
     if dry_run:
         return plan_editions(settings, store, now or datetime.now(UTC), dry_run=True)
     with recorded(store, "digest") as summary:
@@ -121,6 +133,9 @@ def run_plan(
 def run_archive(settings: Settings, store: Store) -> ArchiveReport:
     """Write every missing archive page, the index and feeds (idempotent). A failure is logged,
     not raised: the queued deliveries stand, and the next run writes what is still missing."""
+    from .digest.archive import ArchiveReport, write_archive
+    from .digest.compose import make_renderer
+
     try:
         return write_archive(settings, store, make_renderer(settings))
     except (PublisherError, OSError) as exc:
@@ -171,6 +186,8 @@ def check_sending(settings: Settings) -> str:
     carry the sender's postal address (bulk-mail law). A maildir or null transport reaches
     nobody, so there both are only warned about.
     """
+    from .mail.transports import transport_kind
+
     kind = transport_kind(settings)
     problems = []
     if settings.secret_problem():
@@ -206,6 +223,9 @@ def run_send(
 ) -> tuple[SendReport, str]:
     """Drain every due delivery (or those of editions of ``kinds``) over the configured
     transport; returns the report and the transport's description."""
+    from .mail.queue import send_pending
+    from .mail.transports import make_transport_factory
+
     check_sending(settings)
     if retry_now:
         store.make_retries_due()
@@ -234,6 +254,9 @@ def mail_builder(settings: Settings, store: Store | None = None) -> MailBuilder:
 
     Without ``store`` it opens its own: a worker process of a ``BuildPool`` calls it so.
     """
+    from .digest.compose import DigestComposer, make_renderer
+    from .readers.notices import MailBuilder
+
     store = store or Store(settings.database_url)
     renderer = make_renderer(settings)
     return MailBuilder(settings, DigestComposer(settings, store, renderer), renderer)
@@ -241,6 +264,8 @@ def mail_builder(settings: Settings, store: Store | None = None) -> MailBuilder:
 
 def build_pool(settings: Settings, store: Store, kinds: Sequence[str] | None) -> BuildPool | None:
     """Worker processes for a big send (``[delivery] build_processes``), else None."""
+    from .mail.builders import BuildPool, default_processes
+
     wanted = settings.delivery.build_processes
     processes = default_processes() if wanted < 0 else wanted
     if not processes or kinds is not None or store.due_count() < BUILD_IN_PROCESSES_FROM:
@@ -250,6 +275,9 @@ def build_pool(settings: Settings, store: Store, kinds: Sequence[str] | None) ->
 
 def run_inbox(settings: Settings, store: Store) -> BounceReport:
     """Read the [bounces] mailbox: bounces are applied, mailto unsubscribes honoured."""
+    from .mail.bounces import process_bounces
+    from .readers.inbox import mailto_unsubscribes
+
     with recorded(store, "inbox") as summary:
         report = process_bounces(settings, store, also=mailto_unsubscribes(settings, store))
         summary.append(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from unidecode import unidecode
 MAX_LENGTH = 80  # characters; a percent-encoded CJK slug is still under 800 bytes
 FALLBACK = "untitled"  # a name with no letter or digit at all (only punctuation or emoji)
 _DASHES = re.compile(r"-{2,}")
+_NOT_ALNUM_ASCII = re.compile(r"[^a-z0-9]+")
 
 
 def _fold(char: str) -> str:
@@ -41,6 +43,9 @@ def slugify(text: str, *, ascii_only: bool = False, max_length: int = MAX_LENGTH
     Hindi and Arabic slugs read as the words they came from. A name with nothing to keep
     gives ``untitled``; the store adds a suffix when such slugs meet.
     """
+    if text.isascii():  # the same result as below, without a Unicode lookup per character
+        slug = _NOT_ALNUM_ASCII.sub("-", text.lower()).strip("-")
+        return _shorten(slug, max_length) or FALLBACK
     text = unicodedata.normalize("NFKC", text)
     text = unidecode(text) if ascii_only else "".join(_fold(c) for c in text)
     out: list[str] = []
@@ -74,9 +79,12 @@ def suffixed(slug: str, identity: str, length: int = 6) -> str:
     return f"{_shorten(slug, MAX_LENGTH - length - 1)}-{digest}"
 
 
-def candidates(slug: str, identity: str) -> list[str]:
-    """The slugs to try, in order: the plain one, then longer and longer suffixes."""
-    return [slug, *(suffixed(slug, identity, n) for n in (6, 10, 16, 64))]
+def candidates(slug: str, identity: str) -> Iterator[str]:
+    """The slugs to try, in order: the plain one, then longer and longer suffixes (made only
+    when asked for: nearly every slug is taken plain)."""
+    yield slug
+    for n in (6, 10, 16, 64):
+        yield suffixed(slug, identity, n)
 
 
 def segment(slug: str) -> str:

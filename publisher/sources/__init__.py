@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -91,6 +90,8 @@ def prepared(sources: Iterable[Source], workers: int = PREPARE_WORKERS) -> Itera
 
 def default_user_agent(site_url: str) -> str:
     """Who is asking, as polite crawlers say: the program, its version and the site."""
+    from importlib.metadata import PackageNotFoundError, version  # scans site-packages: lazy
+
     try:
         release = version("publisher")
     except PackageNotFoundError:  # pragma: no cover - running from a checkout without install
@@ -106,14 +107,12 @@ def build_sources(
     Polled sources get the state the store kept for them and ``now``, the moment this run
     starts (due times and backfill windows are measured from it).
     """
-    from .feed import FeedPoller
     from .files import FilesystemSource
-    from .sitemap import SitemapCrawler
 
     site = SiteContext(settings.site.url, settings.site.tz)
     moment = now or datetime.now(UTC)
-    agent = default_user_agent(settings.site.url)
     polled = any(not isinstance(conf, FilesSource) for conf in settings.sources)
+    agent = default_user_agent(settings.site.url) if polled else ""
     states = {s.name: s for s in state.source_states()} if polled else {}
     built: list[Source] = []
     for conf in settings.sources:
@@ -122,8 +121,12 @@ def build_sources(
         if isinstance(conf, FilesSource):
             path = settings.path(conf.path)
             built.append(FilesystemSource(conf.name, path, site, conf.max_bytes, conf.processes))
-        elif isinstance(conf, FeedSource):
+        elif isinstance(conf, FeedSource):  # the HTTP and XML stack loads only when needed
+            from .feed import FeedPoller
+
             built.append(FeedPoller(conf, states.get(conf.name), state, site, moment, agent))
         elif isinstance(conf, SitemapSource):
+            from .sitemap import SitemapCrawler
+
             built.append(SitemapCrawler(conf, states.get(conf.name), state, site, moment, agent))
     return built

@@ -46,7 +46,7 @@ def ensure_group_slugs(
         return {}
     found = group_slugs(conn, kind, wanted)
     for name in (n for n in wanted if n not in found):
-        options = candidates(rules.slug(name), f"{kind}:{name}")
+        options = list(candidates(rules.slug(name), f"{kind}:{name}"))
         used = {
             slug
             for (slug,) in conn.execute(
