@@ -262,13 +262,14 @@ def test_a_big_send_builds_in_worker_processes(
     import dkim
 
     from publisher import jobs
+    from publisher.mail.builders import BuildPool
     from publisher.mail.dkim import public_key_base64
 
     monkeypatch.setattr(jobs, "BUILD_IN_PROCESSES_FROM", 1)  # a pool even for a small test
     handed: list[int] = []  # how many messages each batch sent to the workers held
-    submit = jobs.BuildPool.submit
+    submit = BuildPool.submit
     monkeypatch.setattr(
-        jobs.BuildPool,
+        BuildPool,
         "submit",
         lambda pool, batch: (handed.append(len(batch)), submit(pool, batch))[1],
     )

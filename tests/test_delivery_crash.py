@@ -31,7 +31,7 @@ from .smtp_faults import FaultyHandler, add_subscribers, backend_env, smtp_extra
 pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 __all__ = ["backend_env"]  # the fixture: every test here runs on SQLite and on PostgreSQL
 
-COUNT = 2000
+COUNT = 5000  # enough that five kills, up to 0.8 s apart, all land mid-send
 KILLS = 5
 LEASE = 2.0
 

@@ -213,14 +213,8 @@ class SmtpTransport:
             self._reset(conn, exc.smtp_code)
             raise _failure(exc.smtp_code, exc.smtp_error, "DATA") from exc
         except (OSError, smtplib.SMTPException) as exc:
-            # Dropped or timed out mid-transaction: the server may or may not have the message.
-            self._drop()
-            raise SendFailure(f"connection to {self.description} lost: {exc}") from exc
-        if code != 250:
-            self._reset(conn, code)
-            raise _failure(code, reply, "end of DATA")
-        self._sent_on_conn += 1
-        return f"{code} {_text(reply)}"
+            raise self._lost(exc) from exc
+        return self._ended(conn, code, reply)
 
     def _pipelined(self, conn: smtplib.SMTP, message: OutgoingMessage) -> str:
         """MAIL, RCPT and DATA in one write, then their three replies (RFC 2920): two round
@@ -251,13 +245,23 @@ class SmtpTransport:
                 raise _failure(data[0], data[1], "DATA")
             code, reply = _body(conn, message.data)
         except (OSError, smtplib.SMTPException) as exc:
-            self._drop()
-            raise SendFailure(f"connection to {self.description} lost: {exc}") from exc
+            raise self._lost(exc) from exc
+        return self._ended(conn, code, reply)
+
+    def _ended(self, conn: smtplib.SMTP, code: int, reply: bytes) -> str:
+        """The server's answer to the end of DATA: 250 is a message sent on this connection
+        (its reply is what is recorded), anything else a failure, the transaction reset."""
         if code != 250:
             self._reset(conn, code)
             raise _failure(code, reply, "end of DATA")
         self._sent_on_conn += 1
         return f"{code} {_text(reply)}"
+
+    def _lost(self, exc: Exception) -> SendFailure:
+        """Dropped or timed out mid-transaction: the server may or may not have the message;
+        the connection is closed and the next message opens a new one."""
+        self._drop()
+        return SendFailure(f"connection to {self.description} lost: {exc}")
 
     def _reset(self, conn: smtplib.SMTP, code: int) -> None:
         """Forget the failed transaction; after 421 the server is closing, so reconnect."""
