@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from command import PUBLISHER, run  # noqa: E402
 from sink import start_sink  # noqa: E402
 
 from publisher.models import Article  # noqa: E402
@@ -120,23 +120,6 @@ batch_size = 500
     return config
 
 
-def run(args: list[str], cwd: Path) -> tuple[float, float, str]:
-    """(seconds, peak MiB of that child, its output) of one real publisher command."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    started = time.perf_counter()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "publisher", *args], cwd=cwd, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    assert child.stdout is not None
-    output = child.stdout.read().decode()
-    _, status, usage = os.wait4(child.pid, 0)
-    took = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0, output
-    return took, usage.ru_maxrss / 1024, output
-
-
 def dkimpy_rate(config: Path, samples: int = 300) -> float:
     """Messages per second dkimpy alone signs, on this run's own digest messages."""
     import dkim
@@ -169,10 +152,12 @@ def main() -> None:
         print(
             f"{args.subscribers:,} subscribers, {ARTICLES} articles, DKIM on, sink on port {port}"
         )
-        plan_s, plan_mib, plan_out = run(["digest", "plan", "--config", str(config)], folder)
+        plan_s, plan_mib, plan_out = run(
+            [*PUBLISHER, "digest", "plan", "--config", str(config)], folder
+        )
         print(f"publisher digest plan: {plan_s:.1f} s, peak {plan_mib:.0f} MiB")
         print("  " + "\n  ".join(plan_out.strip().splitlines()[:3]))
-        send_s, send_mib, send_out = run(["send", "--config", str(config)], folder)
+        send_s, send_mib, send_out = run([*PUBLISHER, "send", "--config", str(config)], folder)
         rate = args.subscribers / send_s
         print(f"publisher send: {send_s:.1f} s, {rate:,.0f} messages/s, peak {send_mib:.0f} MiB")
         print("  " + send_out.strip().splitlines()[-1])
