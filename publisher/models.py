@@ -88,22 +88,20 @@ class Unchanged:
 
 @dataclass(frozen=True)
 class ArticleHead:
-    """An article without its text: enough to plan feeds and tell whether one changed.
+    """An article without its text: enough to tell whether a feed showing it changed.
 
-    ``updated`` and ``first_seen`` are UTC timestamps as the database's sortable text
-    ("2024-09-17 12:50:00..."), not parsed: planning feeds reads thousands of them.
+    ``feed_second`` is the Unix second feeds show as its ``updated``: its own, or the first
+    free one after it when another article holds that second.
     """
 
     id: int
     guid: str
     section: str
     author: str
-    updated: str
-    first_seen: str
     content_hash: str
     image_url: str
-    authors: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
+    authors: tuple[str, ...]
+    feed_second: int
 
 
 # pending (signed up, not confirmed), active, unsubscribed (by the reader), bounced (stopped

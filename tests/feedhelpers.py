@@ -22,10 +22,12 @@ import jsonschema
 import pytest
 import rnc2rng
 from lxml import etree
+from sqlalchemy import select, update
 
 from publisher.config import Settings, load_settings
 from publisher.feeds import FeedReport, write_feeds
 from publisher.jobs import open_store, run_collect
+from publisher.store.schema import article_groups, articles
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,3 +169,14 @@ def http_server() -> Iterator[tuple[str, Recorder]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def age_articles(settings: Settings, month: str, keys: list[str]) -> None:
+    """Make articles look first collected in ``month`` ("2024-09"), as archives see them."""
+    stamp = datetime.fromisoformat(f"{month}-15T12:00:00+00:00")
+    with open_store(settings) as store, store.engine.begin() as conn:
+        conn.execute(update(articles).where(articles.c.key.in_(keys)).values(first_seen_at=stamp))
+        ids = select(articles.c.id).where(articles.c.key.in_(keys)).scalar_subquery()
+        conn.execute(
+            update(article_groups).where(article_groups.c.article_id.in_(ids)).values(period=month)
+        )

@@ -14,7 +14,6 @@ from xml.etree import ElementTree
 import feedparser
 import pytest
 from lxml import etree
-from sqlalchemy import update
 
 from publisher import atomicfile
 from publisher.config import Settings, load_settings
@@ -22,7 +21,13 @@ from publisher.jobs import open_store, run_collect
 from publisher.store.schema import articles, feed_state
 
 from .conftest import SEED, cli, write_config
-from .feedhelpers import assert_valid_atom, assert_valid_json_feed, build, http_server
+from .feedhelpers import (
+    age_articles,
+    assert_valid_atom,
+    assert_valid_json_feed,
+    build,
+    http_server,
+)
 from .test_run_once import SEED_LINK, SEED_TITLE
 
 SEED_ID = f"tag:news.example.com,2024-09-17:newsroom:{SEED}"
@@ -202,17 +207,11 @@ def test_removed_sections_and_authors_lose_their_feeds(settings: Settings, proje
     assert "sports" not in opml.lower()
 
 
-def _age(settings: Settings, month: str, keys: list[str]) -> None:
-    stamp = datetime.fromisoformat(f"{month}-15T12:00:00+00:00")
-    with open_store(settings) as store, store.engine.begin() as conn:
-        conn.execute(update(articles).where(articles.c.key.in_(keys)).values(first_seen_at=stamp))
-
-
 def test_archives_are_written_once_and_chained(settings: Settings, project: Path) -> None:
     with open_store(settings) as store:
         run_collect(settings, store)
-    _age(settings, "2024-09", [f"newsroom:{SEED}", "newsroom:2024-09-18-markets-rally.md"])
-    _age(settings, "2024-10", ["newsroom:2024-09-19-ai-policy.md"])
+    age_articles(settings, "2024-09", [f"newsroom:{SEED}", "newsroom:2024-09-18-markets-rally.md"])
+    age_articles(settings, "2024-10", ["newsroom:2024-09-19-ai-policy.md"])
     now = datetime(2024, 11, 5, tzinfo=UTC)
     build(settings, now=now)
     feeds = project / "feeds"

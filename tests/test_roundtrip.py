@@ -14,7 +14,6 @@ from typing import Any
 import feedparser
 import pytest
 from lxml import etree
-from sqlalchemy import update
 
 from publisher.config import Settings, load_settings
 from publisher.feeds import write_feeds
@@ -23,16 +22,10 @@ from publisher.models import Article
 from publisher.store.schema import articles
 
 from .conftest import write_config
-from .feedhelpers import SITE, build, multilingual_project, w3c_validate
+from .feedhelpers import SITE, age_articles, build, multilingual_project, w3c_validate
 
 FEEDS = f"{SITE}/feeds"
 NOW = datetime(2024, 11, 5, tzinfo=UTC)
-
-
-def _age(settings: Settings, month: str, keys: list[str]) -> None:
-    stamp = datetime.fromisoformat(f"{month}-15T12:00:00+00:00")
-    with open_store(settings) as store, store.engine.begin() as conn:
-        conn.execute(update(articles).where(articles.c.key.in_(keys)).values(first_seen_at=stamp))
 
 
 def _stored(settings: Settings) -> list[Article]:
@@ -49,9 +42,9 @@ def world(tmp_path: Path) -> Settings:
     settings = multilingual_project(tmp_path)
     with open_store(settings) as store:
         run_collect(settings, store)
-    _age(settings, "2024-08", ["world:ar/2024-09-21-central-bank.md", "world:zh/2024-09-22-ai-rules.md",
+    age_articles(settings, "2024-08", ["world:ar/2024-09-21-central-bank.md", "world:zh/2024-09-22-ai-rules.md",
                                "world:tech/2024-09-27-e-reader-review.md"])  # fmt: skip
-    _age(settings, "2024-09", ["world:ru/2024-09-23-budget.md", "world:el/2024-09-23-climate-summit.md",
+    age_articles(settings, "2024-09", ["world:ru/2024-09-23-budget.md", "world:el/2024-09-23-climate-summit.md",
                                "world:tech/2024-09-27-i-element.md"])  # fmt: skip
     with open_store(settings) as store:
         write_feeds(settings, store, now=NOW)
@@ -165,8 +158,8 @@ def test_the_sample_content_is_clean_for_the_w3c_validator(
 ) -> None:
     with open_store(settings) as store:
         run_collect(settings, store)
-    _age(settings, "2024-09", ["newsroom:000_70c30224e34ffb25.txt"])
-    _age(settings, "2024-10", ["newsroom:2024-09-18-markets-rally.md"])
+    age_articles(settings, "2024-09", ["newsroom:000_70c30224e34ffb25.txt"])
+    age_articles(settings, "2024-10", ["newsroom:2024-09-18-markets-rally.md"])
     with open_store(settings) as store:
         write_feeds(settings, store, now=NOW)
     feeds = project / "feeds"
@@ -239,7 +232,7 @@ def test_the_browser_page_shows_authors_images_dates_language_and_archives(
     settings = multilingual_project(tmp_path, site='language = "ar"')
     with open_store(settings) as store:
         run_collect(settings, store)
-    _age(settings, "2024-08", ["world:ar/2024-09-21-central-bank.md"])
+    age_articles(settings, "2024-08", ["world:ar/2024-09-21-central-bank.md"])
     with open_store(settings) as store:
         write_feeds(settings, store, now=NOW)
     feeds = tmp_path / "feeds"

@@ -20,23 +20,15 @@ from pathlib import Path
 from ..atomicfile import atomic_write
 from ..config import Settings
 from ..errors import FeedError
-from ..models import Article, ArticleHead
+from ..models import Article
+from ..store.groups import GROUP_KINDS, FeedGroup, period_of
 from ..store.protocols import FeedStore
 from ..urls import publishable
 from .jsonfeed import build_json
 from .media import resolve_enclosures
 from .model import FILENAMES, FORMAT_VERSION, Enclosure, FeedDoc, FeedItem, Site, item_html
 from .pages import index_html, opml, stylesheet
-from .plan import (
-    GROUP_KINDS,
-    PlannedDoc,
-    distinct_updates,
-    fingerprint,
-    groups_of,
-    period_bounds,
-    period_of,
-    plan_feeds,
-)
+from .plan import PlannedDoc, fingerprint, group_kinds, plan_feeds
 from .websub import PingReport, ping_hubs
 from .writer import BackgroundWriter, remove_stale_groups
 from .xml import Entries, PageEntry, build_atom, build_page_feeds, build_rss, build_xml
@@ -75,19 +67,20 @@ def _items(
     articles: list[Article],
     enclosures: dict[str, Enclosure],
     site: Site,
-    updates: dict[int, datetime],
+    seconds: dict[int, int],
 ) -> list[FeedItem]:
     """Feed items; every link and image passes ``urls.publishable`` on its way into a feed.
 
-    ``updates`` holds each article's distinct ``updated`` moment (``plan.distinct_updates``),
-    shown in the offset the source gave.
+    ``seconds`` holds each article's feed second (its distinct ``updated``, claimed by the
+    store), shown in the offset the source gave.
     """
     emails = site.settings.feeds.author_emails
     items = []
     for article in articles:
         safe = publishable(article, site.url + "/")
         shown = max(safe.updated or safe.published, safe.published)
-        moment = updates.get(safe.id) if safe.id is not None else None
+        second = seconds.get(safe.id) if safe.id is not None else None
+        moment = datetime.fromtimestamp(second, UTC) if second is not None else None
         items.append(
             FeedItem(
                 safe,
@@ -110,7 +103,6 @@ def _write_archives(
     out: Path,
     writer: BackgroundWriter,
     entries: Entries,
-    updates: dict[int, datetime],
     known: dict[str, str],
 ) -> list[Path]:
     """Write each closed period's archives (Atom and RSS) once; an archive is never written
@@ -122,15 +114,14 @@ def _write_archives(
         paths += [atom, rss]
         if all(p.exists() and known.get(_key(out, p)) == ARCHIVE_STATE for p in (atom, rss)):
             continue
-        start, end = period_bounds(period)
-        group = {doc.kind: doc.name} if doc.kind != "site" else {}
-        articles = store.articles_first_seen_between(start, end, **group)
+        articles = store.articles_of_period(doc.kind, doc.name, period)
+        seconds = store.feed_seconds([a.id for a in articles if a.id is not None])
         images = {a.image_url for a in articles if a.image_url}
         archive = FeedDoc(
             folder=doc.folder,
             title=f"{doc.title} (archive {period})",
             subtitle=_subtitle(site, doc),
-            items=_items(articles, resolve_enclosures(images, site.settings, store), site, updates),
+            items=_items(articles, resolve_enclosures(images, site.settings, store), site, seconds),
             prev_archive=doc.periods[i - 1] if i else None,
             archive_of=period,
         )
@@ -144,14 +135,14 @@ def _key(out: Path, path: Path) -> str:
 
 
 def _group_slugs(
-    site: Site, store: FeedStore, heads: list[ArticleHead]
+    site: Site, store: FeedStore, groups: list[FeedGroup]
 ) -> dict[str, dict[str, str]]:
     """The stored slug of every section, author and tag the planned feeds need. Names stored
     before slugs were (or tags, when tag feeds are turned on) get theirs now, once."""
     wanted: dict[str, set[str]] = {kind: set() for kind in GROUP_KINDS}
-    for head in heads:
-        for kind, name in groups_of(head, site.settings):
-            wanted[kind].add(name)
+    for group in groups:
+        if group.kind in wanted:
+            wanted[group.kind].add(group.name)
     found: dict[str, dict[str, str]] = {}
     for kind, names in wanted.items():
         found[kind] = store.group_slugs(kind) if names else {}
@@ -177,9 +168,13 @@ def _rebuild(
     site: Site, store: FeedStore, now: datetime, out: Path, report: FeedReport
 ) -> dict[str, str]:
     """Plan every feed, build those whose inputs changed; return the new feed_state."""
-    heads = store.article_heads(tags=site.settings.feeds.per_tag)
-    docs = plan_feeds(heads, site.settings, now, _group_slugs(site, store, heads))
-    updates = distinct_updates(heads)
+    settings = site.settings
+    store.claim_feed_seconds()
+    closed_before = period_of(now) if settings.feeds.archives else None
+    groups = store.feed_groups(group_kinds(settings), settings.feeds.limit, closed_before)
+    heads = store.article_heads(list(dict.fromkeys(i for g in groups for i in g.article_ids)))
+    docs = plan_feeds(groups, heads, settings, _group_slugs(site, store, groups))
+    seconds = {head.id: head.feed_second for head in heads.values()}
     report.feeds = len(docs)
     images = {h.image_url for d in docs for h in d.heads if h.image_url}
     enclosures = resolve_enclosures(images, site.settings, store)
@@ -190,7 +185,7 @@ def _rebuild(
     stale: list[tuple[PlannedDoc, str]] = []  # (doc, subtitle) of the feeds to rebuild
     for doc in docs:
         subtitle = _subtitle(site, doc)
-        digest = fingerprint(site_digest, doc, enclosures, subtitle, emails, updates)
+        digest = fingerprint(site_digest, doc, enclosures, subtitle, emails)
         keys = [f"{doc.folder}/{name}".lstrip("/") for name in FILENAMES]
         if all(known.get(key) == digest and (out / key).exists() for key in keys):
             report.unchanged += len(keys)
@@ -202,7 +197,7 @@ def _rebuild(
     wanted = list(dict.fromkeys(h.id for doc, _ in stale for h in doc.heads))
     items = {
         item.article.id: item
-        for item in _items(store.articles_by_ids(wanted), enclosures, site, updates)
+        for item in _items(store.articles_by_ids(wanted), enclosures, site, seconds)
         if item.article.id is not None
     }
     writer = BackgroundWriter()
@@ -218,7 +213,7 @@ def _rebuild(
         for name, data in build_all(feed, site, entries).items():
             writer.submit(out / doc.folder / name, data, site.feed_url(doc.folder, name))
     for doc in docs:
-        for path in _write_archives(site, store, doc, out, writer, entries, updates, known):
+        for path in _write_archives(site, store, doc, out, writer, entries, known):
             state[_key(out, path)] = ARCHIVE_STATE
     pages = {"index.html": index_html(site, docs), "feeds.opml": opml(site, docs)}
     if site.settings.feeds.stylesheet:

@@ -43,8 +43,8 @@ class FeedItem:
     """One article ready for any format.
 
     ``updated`` is the article's last change, never before publication, and one second
-    apart from every other article's (``plan.distinct_updates``: Atom readers and validators
-    expect entries' ``updated`` to differ). ``emails`` holds the configured address of each
+    apart from every other article's (the feed second the store claims for it,
+    ``store.groups``: Atom readers and validators expect entries' ``updated`` to differ). ``emails`` holds the configured address of each
     author that has one.
     """
 

@@ -12,6 +12,7 @@ from .base import StoreBase, make_engine
 from .deliveries import DeliveryQueries
 from .editions import EditionQueries
 from .feedstate import FeedStateQueries
+from .groups import FeedGroup, GroupQueries
 from .jobruns import JobRunQueries
 from .sourcestate import SourceStateQueries
 from .subscribers import SubscriberQueries
@@ -20,6 +21,7 @@ from .suppression import SuppressionQueries
 
 class Store(
     ArticleQueries,
+    GroupQueries,
     SubscriberQueries,
     EditionQueries,
     DeliveryQueries,
@@ -32,4 +34,4 @@ class Store(
     """Articles, subscribers, editions, deliveries and sources' state in one database."""
 
 
-__all__ = ["Store", "UpsertResult", "make_engine"]
+__all__ = ["FeedGroup", "Store", "UpsertResult", "make_engine"]

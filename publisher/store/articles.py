@@ -11,7 +11,6 @@ from typing import Any, Literal
 from sqlalchemy import (
     Engine,
     String,
-    case,
     delete,
     func,
     insert,
@@ -26,8 +25,9 @@ from sqlalchemy.exc import IntegrityError
 from ..models import Article, ArticleHead
 from ..slugs import LinkRules, candidates
 from .base import now_utc
+from .groups import group_rows, replace_groups
 from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, moved
-from .schema import article_urls, articles
+from .schema import article_groups, article_urls, articles
 
 UpsertResult = Literal["added", "updated", "unchanged"]
 # On PostgreSQL, collectors take turns per batch, so two of them never hand out one link.
@@ -162,13 +162,14 @@ class ArticleQueries:
                 for r in conn.execute(
                     select(
                         c.id, c.key, c.slug, c.link, c.content_hash, c.source_hash,
-                        c.published_offset, c.updated_offset,
+                        c.published_offset, c.updated_offset, c.first_seen_at,
                     ).where(c.key.in_(keys))
                 )
             }  # fmt: skip
             planner = self._planner(conn, [a for a, _ in batch], existing, rules, now)
             results: list[UpsertResult | Literal["duplicate"]] = []
             inserts: list[dict[str, Any]] = []
+            groups: dict[int, list[dict[str, Any]]] = {}  # each edited article's feed groups
             for article, guid in batch:
                 row = existing.get(article.key)
                 me: int | str = row.id if row is not None else article.key
@@ -184,7 +185,8 @@ class ArticleQueries:
                     updated, offset = _updated(article, article.published)
                     inserts.append(
                         {**values, "guid": guid, "updated_at": updated, "updated_offset": offset,
-                         "first_seen_at": moment, "changed_at": moment}
+                         "first_seen_at": moment, "changed_at": moment,
+                         "_groups": (article.authors, article.tags)}
                     )  # fmt: skip
                     results.append("added")
                     continue
@@ -207,15 +209,22 @@ class ArticleQueries:
                         )
                     results.append("unchanged")
                     continue
-                # An edit moves `updated`: to the date the source gives, else to now.
+                # An edit moves `updated`: to the date the source gives, else to now; feeds
+                # claim the second it shows again.
                 updated, offset = _updated(article, now)
                 conn.execute(
                     update(articles)
                     .where(c.id == row.id)
-                    .values(**values, updated_at=updated, updated_offset=offset, changed_at=moment)
-                )
+                    .values(
+                        **values, updated_at=updated, updated_offset=offset, changed_at=moment,
+                        feed_second=None,
+                    )
+                )  # fmt: skip
+                where = {**values, "first_seen_at": row.first_seen_at}
+                groups[row.id] = group_rows(row.id, where, article.authors, article.tags)
                 results.append("updated")
-            self._insert(conn, inserts, results)
+            groups |= self._insert(conn, inserts, results)
+            replace_groups(conn, groups)
         return results
 
     @staticmethod
@@ -243,9 +252,14 @@ class ArticleQueries:
         conn: Connection,
         inserts: list[dict[str, Any]],
         results: list[UpsertResult | Literal["duplicate"]],
-    ) -> None:
+    ) -> dict[int, list[dict[str, Any]]]:
+        """Insert new articles; return the feed groups of each one inserted, by its id.
+
+        Each of ``inserts`` carries its (authors, tags) lists under ``_groups``, not a column.
+        """
         if not inserts:
-            return
+            return {}
+        lists = {values["key"]: values.pop("_groups") for values in inserts}
         try:
             with conn.begin_nested():
                 conn.execute(insert(articles), inserts)
@@ -257,6 +271,13 @@ class ArticleQueries:
                         conn.execute(insert(articles).values(**values))
                 except IntegrityError:
                     results[position] = "unchanged"
+                    del lists[values["key"]]
+        c = articles.c
+        ids = {r.key: r.id for r in conn.execute(select(c.key, c.id).where(c.key.in_(list(lists))))}
+        by_key = {values["key"]: values for values in inserts}
+        return {
+            ids[key]: group_rows(ids[key], by_key[key], *lists[key]) for key in lists if key in ids
+        }
 
     def group_slugs(self, kind: str) -> dict[str, str]:
         """Every stored name of ``kind`` (section, author, tag) -> its slug."""
@@ -291,31 +312,25 @@ class ArticleQueries:
         with self.engine.connect() as conn:
             return [_article_from_row(r) for r in conn.execute(query).mappings()]
 
-    def article_heads(self, tags: bool = False) -> list[ArticleHead]:
-        """Every article without its text, newest publication first: what feeds plan with.
+    def article_heads(self, ids: Sequence[int]) -> dict[int, ArticleHead]:
+        """The heads of ``ids`` (articles without their text): what feeds fingerprint with.
 
-        ``updated`` is the later of the stored update and publication (an update dated before
-        publication shows as the publication). Tags are read only when asked (tag feeds).
-
-        Timestamps come back as the database's own text, unparsed: ten thousand rows load in
-        a fraction of the time, and text compares and slices ("2024-09") just as well. So are
-        the author lists of single authors, by far the most common.
+        An article whose feed second is not claimed yet (collected while the feeds ran)
+        shows its own second.
         """
         c = articles.c
-        shown = case((c.updated_at < c.published_at, c.published_at), else_=c.updated_at)
         query = select(
-            c.id, c.guid, c.section, c.author, type_coerce(shown, String),
-            type_coerce(c.first_seen_at, String), c.content_hash, c.image_url, c.authors, c.tags,
-        ).order_by(c.published_at.desc(), c.id.desc())  # fmt: skip
+            c.id, c.guid, c.section, c.author, c.content_hash, c.image_url, c.authors,
+            c.feed_second, c.published_at, c.updated_at,
+        )  # fmt: skip
+        found: dict[int, ArticleHead] = {}
         with self.engine.connect() as conn:
-            return [
-                ArticleHead(
-                    r[0], r[1], r[2], r[3], str(r[4]), str(r[5]), r[6], r[7],
-                    (r[3],) if r[8] == f'["{r[3]}"]' else _names(r[8]),
-                    _names(r[9]) if tags else (),
-                )
-                for r in conn.execute(query)
-            ]  # fmt: skip
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(query.where(c.id.in_(list(ids[start : start + 500])))):
+                    second = r[7] if r[7] is not None else int(max(r[8], r[9]).timestamp())
+                    authors = (r[3],) if r[6] == f'["{r[3]}"]' else _names(r[6])
+                    found[r[0]] = ArticleHead(r[0], r[1], r[2], r[3], r[4], r[5], authors, second)
+        return found
 
     def corpus_key(self) -> str:
         """Changes whenever any article is added, edited or deleted (count and newest change)."""
@@ -324,33 +339,18 @@ class ArticleQueries:
             count, newest = conn.execute(query).one()
         return f"{count}|{newest}"
 
-    def articles_first_seen_between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        section: str | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-    ) -> list[Article]:
-        """Articles first collected in [start, end), newest publication first (for archives).
-
-        ``author`` matches any of an article's authors, ``tag`` any of its tags: both live in
-        JSON lists, so the month is read and filtered here.
-        """
-        query = select(articles).where(
-            articles.c.first_seen_at >= start, articles.c.first_seen_at < end
+    def articles_of_period(self, kind: str, name: str, period: str) -> list[Article]:
+        """The articles of one feed group first collected in ``period`` ("2024-09"), newest
+        publication first: what the group's archive of that month holds."""
+        g = article_groups.c
+        query = (
+            select(articles)
+            .join(article_groups, g.article_id == articles.c.id)
+            .where(g.kind == kind, g.name == name, g.period == period)
+            .order_by(articles.c.published_at.desc(), articles.c.id.desc())
         )
-        if section is not None:
-            query = query.where(articles.c.section == section)
-        query = query.order_by(articles.c.published_at.desc(), articles.c.id.desc())
         with self.engine.connect() as conn:
-            found = [_article_from_row(r) for r in conn.execute(query).mappings()]
-        return [
-            a
-            for a in found
-            if (author is None or author in a.authors) and (tag is None or tag in a.tags)
-        ]
+            return [_article_from_row(r) for r in conn.execute(query).mappings()]
 
     def articles_by_ids(self, ids: Sequence[int]) -> list[Article]:
         """Articles in the order of ``ids`` (missing ids are skipped)."""

@@ -17,6 +17,7 @@ from .articles import UpsertResult
 from .deliveries import AttemptWriter
 from .editions import CursorMove, NewEdition
 from .feedstate import MediaInfo, PendingPing
+from .groups import FeedGroup
 from .subscribers import SignUp
 
 
@@ -85,19 +86,20 @@ class SlugStore(Protocol):
 
 
 class FeedStore(ArticleReader, MediaStore, PingStore, SlugStore, Protocol):
-    """What writing feeds needs: article heads to plan, fingerprints to skip work."""
+    """What writing feeds needs: the groups and their newest articles, fingerprints to skip
+    work."""
 
-    def article_heads(self, tags: bool = False) -> list[ArticleHead]: ...
+    def feed_groups(
+        self, kinds: Sequence[str], limit: int, closed_before: str | None
+    ) -> list[FeedGroup]: ...
 
-    def articles_first_seen_between(
-        self,
-        start: datetime,
-        end: datetime,
-        *,
-        section: str | None = None,
-        author: str | None = None,
-        tag: str | None = None,
-    ) -> list[Article]: ...
+    def claim_feed_seconds(self) -> int: ...
+
+    def feed_seconds(self, ids: Sequence[int]) -> dict[int, int]: ...
+
+    def article_heads(self, ids: Sequence[int]) -> dict[int, ArticleHead]: ...
+
+    def articles_of_period(self, kind: str, name: str, period: str) -> list[Article]: ...
 
     def corpus_key(self) -> str: ...
 

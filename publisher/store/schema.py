@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -86,10 +87,32 @@ articles = Table(
     # When the stored article last changed (insert or edit): feeds skip all work if the
     # newest change and the count are what they were last time.
     Column("changed_at", UTCDateTime, nullable=True),
+    # The second (Unix time) feeds show as the item's `updated`: its own, or the first free
+    # one after it when other articles hold that second (readers take two entries with one
+    # `updated` for versions of each other). Claimed by the feed run, kept after; NULL until
+    # then and again after an edit.
+    Column("feed_second", BigInteger, nullable=True),
     Index("ix_articles_published_at", "published_at"),
+    Index("ix_articles_feed_second", "feed_second"),
     Index("ix_articles_section", "section"),
     Index("ix_articles_link", "link"),
     Index("ix_articles_author", "author"),
+)
+
+article_groups = Table(
+    "article_groups",
+    metadata,
+    # Which feeds show each article: the site ("site", ""), its section, each author, each
+    # tag. Kept by every insert and edit, so feeds find the newest `limit` of a group and its
+    # archive months through an index, whatever the size of the archive.
+    Column("kind", String(20), primary_key=True),  # site | section | author | tag
+    Column("name", String(500), primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True),
+    Column("published_at", UTCDateTime, nullable=False),  # the article's, for the order
+    Column("period", String(7), nullable=False),  # its archive month (UTC first collection)
+    Index("ix_article_groups_newest", "kind", "name", "published_at", "article_id"),
+    Index("ix_article_groups_period", "kind", "name", "period"),
+    Index("ix_article_groups_article", "article_id"),
 )
 
 slugs = Table(

@@ -1,0 +1,203 @@
+"""Which feeds show each article (``article_groups``), and the second each shows as updated.
+
+Feeds show the newest ``limit`` articles of the site and of each section, author and tag,
+and one archive per closed month. Every insert and edit of an article rewrites its rows
+here, so planning the feeds walks indexes (the names of a kind, a group's newest rows, a
+group's months) and costs what the feeds show, not what the archive holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
+from sqlalchemy.engine import Connection
+
+from .base import write_transaction
+from .schema import article_groups, articles
+
+GROUP_KINDS = ("section", "author", "tag")
+# On PostgreSQL, feed runs claim seconds one at a time, so two never hand out one second.
+FEED_SECONDS_LOCK = 0x7075626673656373  # "pubfsecs"
+
+
+@dataclass(frozen=True)
+class FeedGroup:
+    """A feed to write: the site ("site", "") or a group, the ids of its newest articles
+    (newest publication first) and its closed archive months, oldest first."""
+
+    kind: str
+    name: str
+    article_ids: list[int]
+    periods: list[str]
+
+
+def period_of(moment: datetime) -> str:
+    """Archive periods are calendar months (UTC) of first collection: "2024-09"."""
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def group_rows(
+    article_id: int, values: dict[str, Any], authors: Sequence[str], tags: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The rows of ``article_groups`` for one article, from the values it is stored with."""
+    names = [("site", ""), ("section", values["section"])]
+    names += [("author", name) for name in authors] + [("tag", name) for name in tags]
+    base = {
+        "article_id": article_id,
+        "published_at": values["published_at"],
+        "period": period_of(values["first_seen_at"]),
+    }
+    return [
+        {**base, "kind": kind, "name": name}
+        for kind, name in dict.fromkeys(names)
+        if name or kind == "site"
+    ]
+
+
+def replace_groups(conn: Connection, rows: dict[int, list[dict[str, Any]]]) -> None:
+    """Make the stored groups of each article in ``rows`` exactly its rows there."""
+    if not rows:
+        return
+    ids = list(rows)
+    for start in range(0, len(ids), 500):
+        conn.execute(
+            delete(article_groups).where(article_groups.c.article_id.in_(ids[start : start + 500]))
+        )
+    conn.execute(insert(article_groups), [row for group in rows.values() for row in group])
+
+
+def first_free_seconds(wanted: Iterable[tuple[int, int]], taken: Iterable[int]) -> dict[int, int]:
+    """Give each (second, article id) of ``wanted`` the first second at or after its own that
+    no other article holds; ``taken`` are the seconds already held.
+
+    Claims go in order of second, then id, so articles that arrive together share seconds
+    the same way whatever order they came in. A taken second points past the run of taken
+    seconds it starts (shortened as it is followed), so a minute shared by hundreds of
+    articles costs no more than one.
+    """
+    past = {second: second + 1 for second in taken}  # taken -> a later second; all between taken
+    found: dict[int, int] = {}
+    for when, article_id in sorted(wanted):
+        free = when
+        while free in past:
+            free = past[free]
+        while when != free:  # every second walked is taken up to `free`: point them there
+            past[when], when = free, past[when]
+        past[free] = free + 1
+        found[article_id] = free
+    return found
+
+
+def _shown_second(published: datetime, updated: datetime) -> int:
+    """The second feeds show an article as updated: its update, or its publication when the
+    update is dated before it."""
+    return int(max(published, updated).timestamp())
+
+
+# The names of one kind, walked through the index one step at a time (a "loose index scan"):
+# each step costs one index seek, so a kind with 40 names costs 40 seeks, not a table scan.
+_NAMES = text(
+    """
+    WITH RECURSIVE walk(name) AS (
+        SELECT MIN(name) FROM article_groups WHERE kind = :kind
+        UNION ALL
+        SELECT (SELECT MIN(g.name) FROM article_groups g WHERE g.kind = :kind AND g.name > walk.name)
+        FROM walk WHERE walk.name IS NOT NULL
+    )
+    SELECT name FROM walk WHERE name IS NOT NULL
+    """
+)
+# The archive months of one group before :before, walked the same way.
+_PERIODS = text(
+    """
+    WITH RECURSIVE walk(period) AS (
+        SELECT MIN(period) FROM article_groups WHERE kind = :kind AND name = :name
+        UNION ALL
+        SELECT (SELECT MIN(g.period) FROM article_groups g
+                WHERE g.kind = :kind AND g.name = :name AND g.period > walk.period)
+        FROM walk WHERE walk.period IS NOT NULL AND walk.period < :before
+    )
+    SELECT period FROM walk WHERE period IS NOT NULL AND period < :before
+    """
+)
+
+
+class GroupQueries:
+    engine: Engine
+
+    def feed_groups(
+        self, kinds: Sequence[str], limit: int, closed_before: str | None
+    ) -> list[FeedGroup]:
+        """The site and every group of ``kinds`` that shows at least one article, with the
+        ids of its newest ``limit`` and (unless ``closed_before`` is None) its archive months
+        before that one ("2024-10"), oldest first."""
+        g = article_groups.c
+        newest = (
+            select(g.article_id)
+            .where(g.kind == bindparam("kind"), g.name == bindparam("name"))
+            .order_by(g.published_at.desc(), g.article_id.desc())
+            .limit(limit)
+        )
+        found = []
+        with self.engine.connect() as conn:
+            groups = [("site", "")] + [
+                (kind, name) for kind in kinds for (name,) in conn.execute(_NAMES, {"kind": kind})
+            ]
+            for kind, name in groups:
+                ids = list(conn.execute(newest, {"kind": kind, "name": name}).scalars())
+                if not ids and kind != "site":
+                    continue
+                periods = []
+                if closed_before is not None:
+                    where = {"kind": kind, "name": name, "before": closed_before}
+                    periods = list(conn.execute(_PERIODS, where).scalars())
+                found.append(FeedGroup(kind, name, ids, periods))
+        return found
+
+    def claim_feed_seconds(self) -> int:
+        """Give every article that has none (new, or edited since) its feed second: the
+        first second at or after its own that no other article holds. Returns how many.
+
+        Seconds already held are never moved, so a new article never changes the date an
+        older one shows; only the seconds from the earliest claimant on are read.
+        """
+        c = articles.c
+
+        def claim(conn: Connection) -> int:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_SECONDS_LOCK})
+            rows = conn.execute(
+                select(c.id, c.published_at, c.updated_at).where(c.feed_second.is_(None))
+            ).all()
+            if not rows:
+                return 0
+            wanted = [(_shown_second(r.published_at, r.updated_at), r.id) for r in rows]
+            earliest = min(second for second, _ in wanted)
+            taken = conn.execute(select(c.feed_second).where(c.feed_second >= earliest))
+            claims = first_free_seconds(wanted, taken.scalars())
+            conn.execute(
+                update(articles)
+                .where(c.id == bindparam("row_id"))
+                .values(feed_second=bindparam("second")),
+                [{"row_id": i, "second": s} for i, s in claims.items()],
+            )
+            return len(claims)
+
+        return write_transaction(self.engine, claim)
+
+    def feed_seconds(self, ids: Sequence[int]) -> dict[int, int]:
+        """The claimed feed second of each of ``ids`` that has one."""
+        c = articles.c
+        found: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = list(ids[start : start + 500])
+                query = select(c.id, c.feed_second).where(
+                    c.id.in_(chunk), c.feed_second.is_not(None)
+                )
+                found.update((r.id, r.feed_second) for r in conn.execute(query))
+        return found
