@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -27,7 +27,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ERROR, EXIT_USAGE, EXIT_INCOMPLETE = 1, 2, 3  # usage errors: click's own 2
 
 
-def fail(exc: PublisherError) -> None:
+def fail(exc: PublisherError) -> NoReturn:
     """Print an error and its hint and exit with its code (1, or 3 when delivery could not
     be completed): the operator sees what to do, not a traceback."""
     click.secho(f"error: {exc.message}", fg="red", err=True)
@@ -84,28 +84,74 @@ def with_settings(func: F) -> F:
     def wrapper(
         config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
     ) -> Any:
-        path, verbose, fmt = shared_options(config_path, verbose, log_format)
-        setup_logging(verbose, fmt, progress=getattr(func, "logs_progress", False))
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from ..config import load_settings
-        from ..store import Store
-
-        try:
-            settings = load_settings(path)
-            with Store(settings.database_url) as store:
-                return func(settings, store, **kwargs)
-        except PublisherError as exc:
-            fail(exc)
-        except SQLAlchemyError as exc:  # a database fault the store did not foresee
-            fail(
-                StoreError(
-                    f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
-                    "check [database] url; run again with -vv for details",
-                )
-            )
+        return _with_store(func, _settings(config_path, verbose, log_format, func), kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def with_reader(func: F) -> F:
+    """As ``with_settings``, for a command that only reads subscribers: on a SQLite database
+    at the newest schema it gets a ``store.reader.SQLiteReader`` (the standard library's
+    sqlite3, so the command starts without importing SQLAlchemy); otherwise a ``Store``."""
+
+    @config_options
+    @functools.wraps(func)
+    def wrapper(
+        config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
+    ) -> Any:
+        import sqlite3
+
+        from ..store.reader import SQLiteReader
+
+        settings = _settings(config_path, verbose, log_format, func)
+        reader = SQLiteReader.open(settings.database_url)
+        if reader is None:
+            return _with_store(func, settings, kwargs)
+        try:
+            with reader:
+                return func(settings, reader, **kwargs)
+        except PublisherError as exc:
+            fail(exc)
+        except sqlite3.Error as exc:
+            fail(_database_error(exc))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(
+    config_path: Path | None, verbose: int, log_format: str | None, func: Callable[..., Any]
+) -> Settings:
+    """Set up logging and load the settings a command was given (or fail, saying why)."""
+    path, verbose, fmt = shared_options(config_path, verbose, log_format)
+    setup_logging(verbose, fmt, progress=getattr(func, "logs_progress", False))
+    from ..config import load_settings
+
+    try:
+        return load_settings(path)
+    except PublisherError as exc:
+        fail(exc)
+
+
+def _with_store(func: Callable[..., Any], settings: Settings, kwargs: dict[str, Any]) -> Any:
+    """Run ``func`` with ``settings`` and an open ``Store``, turning errors into messages."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..store import Store
+
+    try:
+        with Store(settings.database_url) as store:
+            return func(settings, store, **kwargs)
+    except PublisherError as exc:
+        fail(exc)
+    except SQLAlchemyError as exc:  # a database fault the store did not foresee
+        fail(_database_error(exc))
+
+
+def _database_error(exc: Exception) -> StoreError:
+    return StoreError(
+        f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+        "check [database] url; run again with -vv for details",
+    )
 
 
 def print_collect(report: CollectReport) -> None:

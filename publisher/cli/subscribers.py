@@ -15,11 +15,12 @@ from ..errors import PublisherError
 from ..models import SUBSCRIBER_STATUSES as STATUSES
 from ..models import Subscriber
 from .app import main
-from .common import with_settings
+from .common import with_reader, with_settings
 
 if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
     from ..config import Settings
     from ..store import Store
+    from ..store.protocols import SubscriberReader
 
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -83,8 +84,10 @@ def subscribers_add(settings: Settings, store: Store, email: str, name: str) -> 
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of objects instead.")
-@with_settings
-def subscribers_list(settings: Settings, store: Store, status: str | None, as_json: bool) -> None:
+@with_reader
+def subscribers_list(
+    settings: Settings, store: SubscriberReader, status: str | None, as_json: bool
+) -> None:
     """List subscribers with their status, sections, frequency, zone, hour and next digest.
 
     \b

@@ -8,10 +8,8 @@ behind, and that file keeps every later write failing even after the database it
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,24 +26,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from ..errors import StoreError
 from ..urls import hide_password, scrub
 from .lock import DaemonLock
+from .revision import MIGRATIONS, script_head
 
 log = logging.getLogger(__name__)
-
-MIGRATIONS = Path(__file__).with_name("migrations")
-_REVISION = re.compile(r'^(down_revision|revision)\s*=\s*["\']([^"\']+)["\']', re.M)
-
-
-@functools.cache
-def script_head() -> str:
-    """The newest migration, read from the scripts' own ``revision``/``down_revision`` lines
-    (the one no other script names as its parent), without importing Alembic."""
-    revisions: dict[str, str] = {}
-    for script in (MIGRATIONS / "versions").glob("*.py"):
-        found = dict((k, v) for k, v in _REVISION.findall(script.read_text(encoding="utf-8")))
-        if "revision" in found:
-            revisions[found["revision"]] = found.get("down_revision", "")
-    heads = set(revisions) - set(revisions.values())
-    return heads.pop() if len(heads) == 1 else ""
 
 
 def dialect_insert(conn: Connection) -> Any:

@@ -197,6 +197,12 @@ class BounceStore(Protocol):
     ) -> tuple[bool, bool]: ...
 
 
+class SubscriberReader(Protocol):
+    """Listing subscribers: ``Store`` and the standard-library ``reader.SQLiteReader`` both can."""
+
+    def list_subscribers(self, status: str | None = None) -> list[Subscriber]: ...
+
+
 class SubscriberLookup(Protocol):
     """Finding one subscriber."""
 

@@ -7,7 +7,6 @@ mail still queued, a ``forget`` erases the person and keeps only a keyed hash.
 
 from __future__ import annotations
 
-import functools
 import json
 import secrets
 from collections.abc import Iterable, Sequence
@@ -16,51 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from ..models import Subscriber
 from ..subscribers import PREFERENCES
 from .base import now_utc
 from .editions import insert_notice, safe_max_article_id
+from .rows import subscriber_from_row
 from .schema import articles, deliveries, delivery_attempts, forgotten, meta, subscribers
-
-
-@functools.lru_cache(maxsize=4096)
-def _sections(raw: str | None) -> tuple[str, ...] | None:
-    """Parsed once per distinct value: 100,000 subscribers share a few dozen section lists."""
-    if raw is None:
-        return None
-    try:
-        loaded = json.loads(raw)
-    except ValueError:
-        return None  # a broken value means "every section", never a crash
-    return tuple(str(s) for s in loaded) if isinstance(loaded, list) else None
-
-
-def subscriber_from_row(row: RowMapping) -> Subscriber:
-    parsed = _sections(row["sections"])
-    return Subscriber(
-        id=row["id"],
-        email=row["email"],
-        name=row["name"],
-        status=row["status"],
-        created_at=row["created_at"],
-        last_article_id=row["last_article_id"],
-        timezone=row["timezone"],
-        send_hour=row["send_hour"],
-        frequency=row["frequency"],
-        weekday=row["weekday"],
-        sections=list(parsed) if parsed is not None else None,
-        next_due_at=row["next_due_at"],
-        bounce_count=row["bounce_count"],
-        consent_at=row["consent_at"],
-        consent_method=row["consent_method"],
-        consent_ip=row["consent_ip"],
-        confirmed_at=row["confirmed_at"],
-        unsubscribed_at=row["unsubscribed_at"],
-        unsubscribed_via=row["unsubscribed_via"],
-        paused_until=row["paused_until"],
-    )
 
 
 def _preference_values(prefs: dict[str, object]) -> dict[str, object]:
