@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import random
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from publisher.models import Article
 from publisher.store import Store
@@ -132,13 +133,11 @@ def test_feed_seconds_are_distinct_and_never_move_once_claimed(
     same = [Article(key=f"m:{n}", source="m", title=f"Same minute {n}", link="", published=minute)
             for n in range(30)]  # fmt: skip
     _collect_months(store, monkeypatch, {"2024-09": same[:20]})
-    assert store.claim_feed_seconds() == 20
     first = _seconds(store)
     base = int(minute.timestamp())
-    # The first claimants take the minute's own second and the ones after it, in id order.
-    assert sorted(first.values()) == list(range(base, base + 20))  # type: ignore[type-var]
+    # Collect claims as it stores: the minute's own second and the ones after it, in order.
+    assert [first[f"m:{n}"] for n in range(20)] == list(range(base, base + 20))
     _collect_months(store, monkeypatch, {"2024-09": same[20:]})
-    assert store.claim_feed_seconds() == 10
     second = _seconds(store)
     assert {k: second[k] for k in first} == first  # nobody moved
     assert sorted(second.values()) == list(range(base, base + 30))  # type: ignore[type-var]
@@ -146,16 +145,44 @@ def test_feed_seconds_are_distinct_and_never_move_once_claimed(
     edited = Article(key="m:3", source="m", title="Same minute 3, corrected", link="",
                      published=minute, updated=minute + timedelta(seconds=5))  # fmt: skip
     store.upsert_articles([(edited, "unused")])
-    assert _seconds(store)["m:3"] is None
-    assert store.claim_feed_seconds() == 1
     assert _seconds(store)["m:3"] == base + 30
+    # An edit back to a free second takes it: its own, now that nobody holds it.
+    store.upsert_articles([(replace(same[3], title="Same minute 3, again"), "unused")])
+    assert _seconds(store)["m:3"] == base + 3
     assert store.claim_feed_seconds() == 0
-    assert store.feed_seconds(list(range(1, 40))) == {
-        i: s for i, s in _ids_and_seconds(store).items() if s is not None
-    }
+    everything = _ids_and_seconds(store)
+    assert store.feed_seconds(list(everything)) == everything
 
 
-def _ids_and_seconds(store: Store) -> dict[int, int | None]:
+def test_a_database_from_before_feed_seconds_claims_them_in_the_old_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(11)
+    minute = datetime(2024, 9, 17, 12, 50, tzinfo=UTC)
+    batch = [replace(_article(rng, n), published=minute + timedelta(seconds=rng.randint(0, 9)))
+             for n in range(40)]  # fmt: skip
+    _collect_months(store, monkeypatch, {"2024-09": batch})
+    with store.engine.begin() as conn:
+        rows = conn.execute(
+            select(articles.c.id, articles.c.published_at, articles.c.updated_at)
+        ).all()
+        conn.execute(update(articles).values(feed_second=None))  # as migration 0007 leaves them
+    assert store.claim_feed_seconds() == 40
+    # What feeds showed before 0007: every article sorted by (second, id), each taking the
+    # first second at or after its own that an earlier one has not.
+    expected, used = {}, set()
+    for second, article_id in sorted((int(max(r[1], r[2]).timestamp()), r[0]) for r in rows):
+        while second in used:
+            second += 1
+        used.add(second)
+        expected[article_id] = second
+    assert _ids_and_seconds(store) == expected
+    assert (
+        len(set(expected.values())) == 40 and max(expected.values()) > int(minute.timestamp()) + 9
+    )
+
+
+def _ids_and_seconds(store: Store) -> dict[int, int]:
     with store.engine.connect() as conn:
         return {
             r.id: r.feed_second for r in conn.execute(select(articles.c.id, articles.c.feed_second))

@@ -24,14 +24,12 @@ from sqlalchemy.exc import IntegrityError
 
 from ..models import Article, ArticleHead
 from ..slugs import LinkRules, candidates
-from .base import now_utc
-from .groups import group_rows, replace_groups
+from .base import COLLECT_LOCK, now_utc
+from .groups import claim_seconds, group_rows, replace_groups, shown_second
 from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, moved
 from .schema import article_groups, article_urls, articles
 
 UpsertResult = Literal["added", "updated", "unchanged"]
-# On PostgreSQL, collectors take turns per batch, so two of them never hand out one link.
-COLLECT_LOCK = 0x7075626C696E6B73  # "publinks"
 
 
 def offset_minutes(moment: datetime) -> int:
@@ -129,6 +127,24 @@ def _place(
     return planner.derived(article, rules.slug(article.slug or article.title), me)
 
 
+def _claim_feed_seconds(
+    conn: Connection, inserts: list[dict[str, Any]], edits: list[tuple[int, dict[str, Any]]]
+) -> None:
+    """Each new and edited article of a batch claims its feed second as it is stored (the
+    edited give theirs up first), so a feed run finds every second already claimed."""
+    wanted = [(shown_second(v["published_at"], v["updated_at"]), (0, i)) for i, v in edits]
+    wanted += [
+        (shown_second(v["published_at"], v["updated_at"]), (1, n)) for n, v in enumerate(inserts)
+    ]
+    if not wanted:
+        return
+    claims = claim_seconds(conn, wanted, releasing=[i for i, _ in edits])
+    for i, values in edits:
+        values["feed_second"] = claims[(0, i)]
+    for n, values in enumerate(inserts):
+        values["feed_second"] = claims[(1, n)]
+
+
 class ArticleQueries:
     engine: Engine
 
@@ -169,6 +185,7 @@ class ArticleQueries:
             planner = self._planner(conn, [a for a, _ in batch], existing, rules, now)
             results: list[UpsertResult | Literal["duplicate"]] = []
             inserts: list[dict[str, Any]] = []
+            edits: list[tuple[int, dict[str, Any]]] = []  # (id, new values) of edited articles
             groups: dict[int, list[dict[str, Any]]] = {}  # each edited article's feed groups
             for article, guid in batch:
                 row = existing.get(article.key)
@@ -209,20 +226,16 @@ class ArticleQueries:
                         )
                     results.append("unchanged")
                     continue
-                # An edit moves `updated`: to the date the source gives, else to now; feeds
-                # claim the second it shows again.
+                # An edit moves `updated`: to the date the source gives, else to now.
                 updated, offset = _updated(article, now)
-                conn.execute(
-                    update(articles)
-                    .where(c.id == row.id)
-                    .values(
-                        **values, updated_at=updated, updated_offset=offset, changed_at=moment,
-                        feed_second=None,
-                    )
-                )  # fmt: skip
+                values |= {"updated_at": updated, "updated_offset": offset, "changed_at": moment}
+                edits.append((row.id, values))
                 where = {**values, "first_seen_at": row.first_seen_at}
                 groups[row.id] = group_rows(row.id, where, article.authors, article.tags)
                 results.append("updated")
+            _claim_feed_seconds(conn, inserts, edits)
+            for row_id, values in edits:
+                conn.execute(update(articles).where(c.id == row_id).values(**values))
             groups |= self._insert(conn, inserts, results)
             replace_groups(conn, groups)
         return results

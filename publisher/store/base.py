@@ -31,6 +31,11 @@ from .revision import MIGRATIONS, script_head
 log = logging.getLogger(__name__)
 
 
+# On PostgreSQL, collectors (and feed runs claiming what is left) take turns per batch, so two
+# never hand out one link or one feed second.
+COLLECT_LOCK = 0x7075626C696E6B73  # "publinks"
+
+
 def dialect_insert(conn: Connection) -> Any:
     """The connection's own INSERT, the one with ``on_conflict_do_nothing``/``..._update``.
 

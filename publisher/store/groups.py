@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from .base import write_transaction
+from .base import COLLECT_LOCK, write_transaction
 from .schema import article_groups, articles
 
 GROUP_KINDS = ("section", "author", "tag")
-# On PostgreSQL, feed runs claim seconds one at a time, so two never hand out one second.
-FEED_SECONDS_LOCK = 0x7075626673656373  # "pubfsecs"
 
 
 @dataclass(frozen=True)
@@ -70,29 +68,57 @@ def replace_groups(conn: Connection, rows: dict[int, list[dict[str, Any]]]) -> N
     conn.execute(insert(article_groups), [row for group in rows.values() for row in group])
 
 
-def first_free_seconds(wanted: Iterable[tuple[int, int]], taken: Iterable[int]) -> dict[int, int]:
-    """Give each (second, article id) of ``wanted`` the first second at or after its own that
-    no other article holds; ``taken`` are the seconds already held.
+K = TypeVar("K", bound=tuple[int, ...])
 
-    Claims go in order of second, then id, so articles that arrive together share seconds
-    the same way whatever order they came in. A taken second points past the run of taken
-    seconds it starts (shortened as it is followed), so a minute shared by hundreds of
-    articles costs no more than one.
+
+def first_free_seconds(wanted: Iterable[tuple[int, K]], taken: Iterable[int]) -> dict[K, int]:
+    """Give each (second, key) of ``wanted`` the first second at or after its own that no
+    other article holds; ``taken`` are the seconds already held.
+
+    Claims go in order of second, then key (articles' ids, or the order of new ones), so
+    articles that arrive together share seconds the same way whatever order they came in.
+    A taken second points past the run of taken seconds it starts (shortened as it is
+    followed), so a minute shared by hundreds of articles costs no more than one.
     """
     past = {second: second + 1 for second in taken}  # taken -> a later second; all between taken
-    found: dict[int, int] = {}
-    for when, article_id in sorted(wanted):
+    found: dict[K, int] = {}
+    for when, key in sorted(wanted):
         free = when
         while free in past:
             free = past[free]
         while when != free:  # every second walked is taken up to `free`: point them there
             past[when], when = free, past[when]
         past[free] = free + 1
-        found[article_id] = free
+        found[key] = free
     return found
 
 
-def _shown_second(published: datetime, updated: datetime) -> int:
+def claim_seconds(
+    conn: Connection, wanted: Sequence[tuple[int, K]], releasing: Sequence[int] = ()
+) -> dict[K, int]:
+    """``first_free_seconds`` against the seconds stored articles hold (except those of the
+    article ids in ``releasing``, which are about to claim again).
+
+    Only the seconds the claims could touch are read: first each wanted second, then each
+    second handed out, until every one handed out is known to be free. A collect of new
+    articles reads a few hundred seconds, not the archive's.
+    """
+    c = articles.c
+    taken: set[int] = set()
+    asked: set[int] = set()
+    claims = first_free_seconds(wanted, taken)
+    while unknown := sorted(({w for w, _ in wanted} | set(claims.values())) - asked):
+        for start in range(0, len(unknown), 500):
+            query = select(c.feed_second).where(c.feed_second.in_(unknown[start : start + 500]))
+            if releasing:
+                query = query.where(c.id.not_in(list(releasing)))
+            taken.update(conn.execute(query).scalars())
+        asked.update(unknown)
+        claims = first_free_seconds(wanted, taken)
+    return claims
+
+
+def shown_second(published: datetime, updated: datetime) -> int:
     """The second feeds show an article as updated: its update, or its publication when the
     update is dated before it."""
     return int(max(published, updated).timestamp())
@@ -159,31 +185,30 @@ class GroupQueries:
         return found
 
     def claim_feed_seconds(self) -> int:
-        """Give every article that has none (new, or edited since) its feed second: the
-        first second at or after its own that no other article holds. Returns how many.
+        """Give every article that has none its feed second: the first second at or after
+        its own that no other article holds. Returns how many.
 
-        Seconds already held are never moved, so a new article never changes the date an
-        older one shows; only the seconds from the earliest claimant on are read.
+        Collect claims each new or edited article's second as it stores it; what is left
+        here is what a database upgraded from before feed seconds holds (claimed in one go,
+        in the order feeds always gave them) or rows written by other means.
         """
         c = articles.c
 
         def claim(conn: Connection) -> int:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_SECONDS_LOCK})
+            if conn.dialect.name == "postgresql":  # the lock collect holds while it claims
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COLLECT_LOCK})
             rows = conn.execute(
                 select(c.id, c.published_at, c.updated_at).where(c.feed_second.is_(None))
             ).all()
             if not rows:
                 return 0
-            wanted = [(_shown_second(r.published_at, r.updated_at), r.id) for r in rows]
-            earliest = min(second for second, _ in wanted)
-            taken = conn.execute(select(c.feed_second).where(c.feed_second >= earliest))
-            claims = first_free_seconds(wanted, taken.scalars())
+            wanted = [(shown_second(r.published_at, r.updated_at), (r.id,)) for r in rows]
+            claims = claim_seconds(conn, wanted)
             conn.execute(
                 update(articles)
                 .where(c.id == bindparam("row_id"))
                 .values(feed_second=bindparam("second")),
-                [{"row_id": i, "second": s} for i, s in claims.items()],
+                [{"row_id": key[0], "second": s} for key, s in claims.items()],
             )
             return len(claims)
 
