@@ -236,8 +236,8 @@ class ArticleQueries:
             _claim_feed_seconds(conn, inserts, edits)
             for row_id, values in edits:
                 conn.execute(update(articles).where(c.id == row_id).values(**values))
-            groups |= self._insert(conn, inserts, results)
-            replace_groups(conn, groups)
+            replace_groups(conn, groups, new=False)
+            replace_groups(conn, self._insert(conn, inserts, results), new=True)
         return results
 
     @staticmethod

@@ -56,11 +56,12 @@ def group_rows(
     ]
 
 
-def replace_groups(conn: Connection, rows: dict[int, list[dict[str, Any]]]) -> None:
-    """Make the stored groups of each article in ``rows`` exactly its rows there."""
+def replace_groups(conn: Connection, rows: dict[int, list[dict[str, Any]]], *, new: bool) -> None:
+    """Make the stored groups of each article in ``rows`` exactly its rows there (``new``:
+    the articles were inserted just now, so there are none to remove first)."""
     if not rows:
         return
-    ids = list(rows)
+    ids = [] if new else list(rows)
     for start in range(0, len(ids), 500):
         conn.execute(
             delete(article_groups).where(article_groups.c.article_id.in_(ids[start : start + 500]))

@@ -29,14 +29,14 @@ def upgrade() -> None:
         batch.create_index("ix_articles_feed_second", ["feed_second"])
     groups = op.create_table(
         "article_groups",
-        sa.Column("kind", sa.String(20), primary_key=True),
-        sa.Column("name", sa.String(500), primary_key=True),
         sa.Column(
             "article_id",
             sa.Integer,
             sa.ForeignKey("articles.id", ondelete="CASCADE"),
             primary_key=True,
         ),
+        sa.Column("kind", sa.String(20), primary_key=True),
+        sa.Column("name", sa.String(500), primary_key=True),
         sa.Column("published_at", UTCDateTime, nullable=False),
         sa.Column("period", sa.String(7), nullable=False),
     )
@@ -46,7 +46,6 @@ def upgrade() -> None:
         ["kind", "name", "published_at", "article_id"],
     )
     op.create_index("ix_article_groups_period", "article_groups", ["kind", "name", "period"])
-    op.create_index("ix_article_groups_article", "article_groups", ["article_id"])
 
     articles = sa.table(
         "articles",
