@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import UTC
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .errors import ArticleError
@@ -24,8 +25,12 @@ from .models import Article, Unchanged
 from .sanitize import absolute_urls, clean_html, plain_text, strip_illegal_xml
 from .slugs import LinkRules
 from .sources import PolledSource, Source, prepared
-from .store.protocols import ArticleWriter
 from .urls import UnsafeURL, as_uri, public_url
+
+if (
+    TYPE_CHECKING
+):  # the store's protocols import SQLAlchemy; a collect that changes nothing needs none
+    from .store.protocols import ArticleWriter
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ from .config import Settings
 from .context import current_job
 from .errors import PublisherError
 from .sources import build_sources
-from .store import Store
 
 # Each job imports its own steps when it runs: `publisher collect`, run every few minutes from
 # cron, need not load the digest renderer (Jinja, premailer), feedgen and the mail stack.
@@ -35,6 +34,8 @@ if TYPE_CHECKING:
     from .mail.builders import BuildPool
     from .mail.queue import Progress, SendReport
     from .readers.notices import MailBuilder
+    from .store import Store
+    from .store.protocols import CollectStore, JobRecorder
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,13 @@ class DigestReport:
 
 
 def open_store(settings: Settings) -> Store:
+    from .store import Store
+
     return Store(settings.database_url)
 
 
 @contextmanager
-def recorded(store: Store, job: str) -> Iterator[list[str]]:
+def recorded(store: JobRecorder, job: str) -> Iterator[list[str]]:
     """Run ``job``: name it in every log line, then record and log how it went.
 
     The caller appends its one-line summary to the yielded list; the run is recorded (for
@@ -85,7 +88,7 @@ def recorded(store: Store, job: str) -> Iterator[list[str]]:
     current_job.reset(token)
 
 
-def run_collect(settings: Settings, store: Store) -> CollectReport:
+def run_collect(settings: Settings, store: CollectStore) -> CollectReport:
     with recorded(store, "collect") as summary:
         report = collect(
             build_sources(settings, store),
@@ -257,7 +260,7 @@ def mail_builder(settings: Settings, store: Store | None = None) -> MailBuilder:
     from .digest.compose import DigestComposer, make_renderer
     from .readers.notices import MailBuilder
 
-    store = store or Store(settings.database_url)
+    store = store or open_store(settings)
     renderer = make_renderer(settings)
     return MailBuilder(settings, DigestComposer(settings, store, renderer), renderer)
 

@@ -21,9 +21,6 @@ import re
 from dataclasses import replace
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from .models import Article
 
 log = logging.getLogger(__name__)
@@ -120,6 +117,9 @@ def hide_password(url: str) -> str:
     """
     if "@" not in url:
         return url
+    from sqlalchemy.engine import make_url  # parses every database URL form; loaded when needed
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
@@ -128,6 +128,9 @@ def hide_password(url: str) -> str:
 
 def scrub(text: str, url: str) -> str:
     """``text`` (an error message from a driver) with ``url`` and its password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     text = text.replace(url, hide_password(url))
     try:
         password = make_url(url).password

@@ -89,10 +89,10 @@ def with_settings(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def with_reader(func: F) -> F:
-    """As ``with_settings``, for a command that only reads subscribers: on a SQLite database
-    at the newest schema it gets a ``store.reader.SQLiteReader`` (the standard library's
-    sqlite3, so the command starts without importing SQLAlchemy); otherwise a ``Store``."""
+def with_store_on_demand(func: F) -> F:
+    """As ``with_settings``, for the commands run most often (``collect``, ``subscribers
+    list``): they get a ``store.ondemand.StoreOnDemand``, which answers what it can without
+    importing SQLAlchemy and opens ``Store`` at the first call that needs it."""
 
     @config_options
     @functools.wraps(func)
@@ -101,19 +101,21 @@ def with_reader(func: F) -> F:
     ) -> Any:
         import sqlite3
 
-        from ..store.reader import SQLiteReader
+        from ..store.ondemand import StoreOnDemand
 
         settings = _settings(config_path, verbose, log_format, func)
-        reader = SQLiteReader.open(settings.database_url)
-        if reader is None:
-            return _with_store(func, settings, kwargs)
         try:
-            with reader:
-                return func(settings, reader, **kwargs)
+            with StoreOnDemand(settings.database_url) as store:
+                return func(settings, store, **kwargs)
         except PublisherError as exc:
             fail(exc)
         except sqlite3.Error as exc:
             fail(_database_error(exc))
+        except Exception as exc:  # SQLAlchemy's own, once Store has loaded it
+            loaded = sys.modules.get("sqlalchemy.exc")
+            if loaded is not None and isinstance(exc, loaded.SQLAlchemyError):
+                fail(_database_error(exc))
+            raise
 
     return wrapper  # type: ignore[return-value]
 

@@ -16,16 +16,18 @@ from .common import (
     print_digest,
     print_feeds,
     with_settings,
+    with_store_on_demand,
 )
 
 if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
     from ..config import Settings
     from ..store import Store
+    from ..store.protocols import CollectStore
 
 
 @main.command()
-@with_settings
-def collect(settings: Settings, store: Store) -> None:
+@with_store_on_demand
+def collect(settings: Settings, store: CollectStore) -> None:
     """Read every configured source and store new or edited articles.
 
     \b

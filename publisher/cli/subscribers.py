@@ -15,7 +15,7 @@ from ..errors import PublisherError
 from ..models import SUBSCRIBER_STATUSES as STATUSES
 from ..models import Subscriber
 from .app import main
-from .common import with_reader, with_settings
+from .common import with_settings, with_store_on_demand
 
 if TYPE_CHECKING:  # loaded by the commands that need them: the CLI starts fast
     from ..config import Settings
@@ -84,7 +84,7 @@ def subscribers_add(settings: Settings, store: Store, email: str, name: str) -> 
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only this status.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of objects instead.")
-@with_reader
+@with_store_on_demand
 def subscribers_list(
     settings: Settings, store: SubscriberReader, status: str | None, as_json: bool
 ) -> None:

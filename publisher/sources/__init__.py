@@ -14,13 +14,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from ..config import FeedSource, FilesSource, Settings, SitemapSource
 from ..errors import ArticleError
 from ..models import Article, Unchanged
-from ..store.protocols import SourceStateStore
+
+if TYPE_CHECKING:  # the store's protocols import SQLAlchemy; a folder of files needs none
+    from ..store.protocols import SourceStateStore
 
 SourceItem = Article | ArticleError | Unchanged
 

@@ -5,7 +5,7 @@ brings the schema up to date with Alembic on open, and offers the queries the re
 needs, one module per table. Callers see dataclasses from ``publisher.models``, never rows.
 
 Importing the package imports no SQLAlchemy: ``Store`` and its kin load on first use, so a
-command that reads through ``reader.SQLiteReader`` starts without paying for it.
+command that goes through ``ondemand.StoreOnDemand`` starts without paying for it.
 """
 
 from __future__ import annotations

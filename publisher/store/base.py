@@ -9,7 +9,6 @@ behind, and that file keeps every later write failing even after the database it
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from ..errors import StoreError
 from ..urls import hide_password, scrub
 from .lock import DaemonLock
 from .revision import MIGRATIONS, script_head
+from .sqlitefile import check_sqlite_writable
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
 
 
 # SQLite's side files: the write-ahead log, its shared-memory index, the rollback journal.
-SIDE_FILES = ("-wal", "-shm", "-journal")
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file a SQLite URL names; None for other databases and in-memory ones."""
     try:
@@ -133,35 +130,6 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     return Path(parsed.database)
-
-
-def check_sqlite_writable(path: Path) -> None:
-    """Refuse, naming the file, a database whose file, side files or folder cannot be written.
-
-    Checked before SQLite touches anything, so a read-only database never leaves a read-only
-    ``-shm`` behind (SQLite creates it with the database's own permissions).
-    """
-    folder = path.parent
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StoreError(
-            f"the database folder {folder} is not writable",
-            f"SQLite writes its side files (-wal, -shm) next to the database: make {folder} "
-            "writable by the user running publisher",
-        )
-    if path.exists() and not os.access(path, os.W_OK):
-        raise StoreError(
-            f"the database file {path} is read-only",
-            f"make it writable by the user running publisher (chmod u+w {path})",
-        )
-    for suffix in SIDE_FILES:
-        side = path.with_name(path.name + suffix)
-        if side.exists() and not os.access(side, os.W_OK):
-            raise StoreError(
-                f"the SQLite side file {side} is read-only (left by a run on a read-only "
-                "database?); every write fails until it is fixed",
-                f"stop every publisher process, then make it writable (chmod u+w {side}) or "
-                "delete it",
-            )
 
 
 def make_engine(url: str) -> Engine:

@@ -53,6 +53,18 @@ class SourceStateStore(Protocol):
     def save_source_pages(self, source: str, pages: Iterable[SourcePage]) -> None: ...
 
 
+class JobRecorder(Protocol):
+    """Recording how each run of a job went (``status``, ``/healthz``)."""
+
+    def record_job(
+        self, job: str, started: datetime, finished: datetime, ok: bool, summary: str
+    ) -> None: ...
+
+
+class CollectStore(ArticleWriter, SourceStateStore, JobRecorder, Protocol):
+    """What ``publisher collect`` needs: ``Store``, or ``ondemand.StoreOnDemand``."""
+
+
 class ArticleReader(Protocol):
     """Articles by id, in the order asked (digest rendering)."""
 
@@ -198,7 +210,7 @@ class BounceStore(Protocol):
 
 
 class SubscriberReader(Protocol):
-    """Listing subscribers: ``Store`` and the standard-library ``reader.SQLiteReader`` both can."""
+    """Listing subscribers: ``Store`` and ``ondemand.StoreOnDemand`` both can."""
 
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]: ...
 
