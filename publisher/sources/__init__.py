@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
-from ..config import FeedSource, FilesSource, Settings, SitemapSource
 from ..errors import ArticleError
 from ..models import Article, Unchanged
 
 if TYPE_CHECKING:  # the store's protocols import SQLAlchemy; a folder of files needs none
+    from ..config import Settings
     from ..store.protocols import SourceStateStore
 
 SourceItem = Article | ArticleError | Unchanged
@@ -109,6 +109,7 @@ def build_sources(
     Polled sources get the state the store kept for them and ``now``, the moment this run
     starts (due times and backfill windows are measured from it).
     """
+    from ..config import FeedSource, FilesSource, SitemapSource  # not in parsing workers
     from .files import FilesystemSource
 
     site = SiteContext(settings.site.url, settings.site.tz)
