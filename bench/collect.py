@@ -219,8 +219,9 @@ def bench_files(root: Path, count: int) -> tuple[float, float]:
     cold_s, cold_mib, said = timed_collect(configs[1])
     print(f"cold: {count:,} files in {cold_s:.2f} s ({count / cold_s:.0f} files/s; "
           f"{serial_s / cold_s:.1f}x the baseline; peak {cold_mib:.0f} MiB): {said}")  # fmt: skip
-    again_s, _, said = min(timed_collect(configs[1]) for _ in range(3))
-    print(f"no-change: {count:,} files in {again_s:.3f} s (best of 3): {said}")
+    # Best of 5: a run this short is at the mercy of whatever else the machine does.
+    again_s, _, said = min(timed_collect(configs[1]) for _ in range(5))
+    print(f"no-change: {count:,} files in {again_s:.3f} s (best of 5): {said}")
     print(f"targets: cold < 10 s ({'met' if cold_s < 10 else 'MISSED'}), "
           f"no-change < 0.5 s ({'met' if again_s < 0.5 else 'MISSED'})")  # fmt: skip
     return cold_s, again_s
