@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import closing
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_the_reader_lists_what_the_store_lists(tmp_path: Path) -> None:
         }
     reader = LiteStore.open(url)
     assert reader is not None
-    with reader:
+    with closing(reader):
         for status, listed in expected.items():
             assert reader.list_subscribers(status) == listed
     assert len(expected[None]) == 5 and expected["pending"] and expected["unsubscribed"]
@@ -124,7 +125,7 @@ def test_lite_store_records_jobs_and_reads_digests_as_store_does(tmp_path: Path)
         hashes = store.source_hashes()
     lite = LiteStore.open(url)
     assert lite is not None
-    with lite:
+    with closing(lite):
         assert lite.source_hashes() == hashes and hashes
         lite.record_job("collect", moments[0], moments[1], True, "by LiteStore")
         lite.record_job("collect", moments[2], moments[3], False, "failed: by LiteStore")

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from ..errors import StoreError
 from ..models import Subscriber
@@ -82,14 +81,6 @@ class LiteStore:
 
     def close(self) -> None:
         self.conn.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
 
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
         """As ``Store.list_subscribers``: every subscriber (or those of ``status``) by id."""
