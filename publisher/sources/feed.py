@@ -50,18 +50,8 @@ class FeedPoller(Polled):
 
     kind = "feed"
     accept = ACCEPT
-    answer: Response | ArticleError | None = None
 
-    def prepare(self) -> None:
-        self.answer = self.poll()
-
-    def items(self, known: Mapping[str, str]) -> Iterator[SourceItem]:
-        answer = self.answer
-        if isinstance(answer, ArticleError):
-            yield answer
-            return
-        if answer is None:
-            return
+    def read(self, answer: Response, known: Mapping[str, str]) -> Iterator[SourceItem]:
         if self.same_as_last_time(answer):
             self.succeed(answer)
             return

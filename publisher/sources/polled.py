@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from ..config import FeedSource, SitemapSource
 from ..errors import ArticleError
 from ..models import SourcePage, SourceState
 from ..store.protocols import SourceStateStore
-from . import SiteContext
+from . import SiteContext, SourceItem
 from .fetch import FetchError, Response, fetch
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ class Polled:
         self.due = self._due(now)
         self.pages: dict[str, SourcePage] = {}  # recorded in commit, after the articles
         self.polled = False  # whether this run touched the source (and its state is saved)
+        self.answer: Response | ArticleError | None = None  # this run's poll, by ``prepare``
 
     def _due(self, now: datetime) -> bool:
         """A failing source waits out its backoff; a healthy one its ``every_minutes``, read
@@ -178,7 +180,20 @@ class Polled:
         self.pages[page.url] = page
 
     def prepare(self) -> None:
-        """Network work done before ``items`` (the collector runs several at once)."""
+        """Poll before ``items`` (the collector prepares several sources at once)."""
+        self.answer = self.poll()
+
+    def items(self, known: Mapping[str, str]) -> Iterator[SourceItem]:
+        """The poll's failure, nothing when the source was not due, else what ``read`` makes
+        of the answer."""
+        if isinstance(self.answer, ArticleError):
+            yield self.answer
+        elif self.answer is not None:
+            yield from self.read(self.answer, known)
+
+    def read(self, answer: Response, known: Mapping[str, str]) -> Iterator[SourceItem]:
+        """The items of a successful poll's answer (a feed's entries, a sitemap's pages)."""
+        raise NotImplementedError
 
     def commit(self) -> None:
         """Save what this run learnt; called by the collector after the articles are stored."""

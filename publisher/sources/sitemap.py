@@ -73,7 +73,6 @@ class SitemapCrawler(Polled):
 
     kind = "sitemap"
     accept = ACCEPT_XML
-    answer: Response | ArticleError | None = None
 
     def __init__(
         self,
@@ -92,7 +91,7 @@ class SitemapCrawler(Polled):
 
     def prepare(self) -> None:
         self.throttle.wait(self.state.url)
-        self.answer = self.poll()
+        super().prepare()
 
     def _get(self, url: str) -> Response:
         """A request to the site (a sitemap, robots.txt), after this host's pause."""
@@ -109,13 +108,7 @@ class SitemapCrawler(Polled):
             return f"not on the sitemap's host {_site_host(self.conf.url)!r}"
         return ""
 
-    def items(self, known: Mapping[str, str]) -> Iterator[SourceItem]:
-        answer = self.answer
-        if isinstance(answer, ArticleError):
-            yield answer
-            return
-        if answer is None:
-            return
+    def read(self, answer: Response, known: Mapping[str, str]) -> Iterator[SourceItem]:
         first_poll = self.first_poll
         listed: list[SitemapEntry] = []
         if not self.same_as_last_time(answer):
