@@ -24,6 +24,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import insert
 
 from publisher.config import Settings
+from publisher.digest.plan import plan_editions
+from publisher.jobs import run_collect
 from publisher.mail.mime import OutgoingMessage, message_id
 from publisher.mail.queue import MessageBuilder, SendReport, send_pending
 from publisher.mail.transports import make_transport_factory
@@ -140,6 +142,14 @@ def add_subscribers(store: Store, addresses: Iterable[str], last_article_id: int
     ]
     with store.engine.begin() as conn:
         conn.execute(insert(subscribers), rows)
+
+
+def queue_digests(settings: Settings, store: Store, addresses: Iterable[str]) -> None:
+    """Subscribers at ``addresses``, the sample articles collected, and each one's digest
+    queued: where a delivery test starts."""
+    add_subscribers(store, addresses)
+    run_collect(settings, store)
+    plan_editions(settings, store)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -12,9 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 
 from publisher.config import load_settings
-from publisher.digest.plan import plan_editions
 from publisher.errors import DeliveryError
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 from publisher.store import Store
 from publisher.store.schema import deliveries
 
@@ -23,6 +22,7 @@ from .smtp_faults import (
     FaultyHandler,
     PrebuiltMessages,
     add_subscribers,
+    queue_digests,
     send_with,
     smtp_extra,
     smtp_server,
@@ -36,9 +36,7 @@ def test_send_deliveries_and_retry_commands(project: Path) -> None:
         config = write_config(project, extra=smtp_extra(server.port))
         settings = load_settings(config, environ={})
         with open_store(settings) as store:
-            add_subscribers(store, ["ann@example.com", "bob@example.com"])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, ["ann@example.com", "bob@example.com"])
 
         sent = cli("send", "--config", str(config))
         assert sent.exit_code == 0, sent.output
@@ -86,9 +84,7 @@ def test_a_timeout_is_retried_and_recorded(project: Path) -> None:
         ).replace("timeout = 10", "timeout = 0.5")
         settings = load_settings(write_config(project, extra=extra), environ={})
         with open_store(settings) as store:
-            add_subscribers(store, ["ann@example.com"])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, ["ann@example.com"])
             first = send_with(settings, store, PrebuiltMessages())
             assert (first.sent, first.retry) == (0, 1)
             second = send_with(settings, store, PrebuiltMessages())
@@ -105,9 +101,7 @@ def test_a_dead_senders_claims_are_resumed_after_the_lease(project: Path) -> Non
     with smtp_server(handler) as server:
         settings = load_settings(write_config(project, extra=smtp_extra(server.port)), environ={})
         with open_store(settings) as store:
-            add_subscribers(store, ["ann@example.com", "bob@example.com"])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, ["ann@example.com", "bob@example.com"])
             # A sender claimed both, tried one once, and died.
             claimed = store.claim_deliveries("dead-worker", 10, 300)
             assert len(claimed) == 2
@@ -149,9 +143,7 @@ def test_an_unreachable_server_stops_the_run_without_losing_mail(project: Path) 
     config = write_config(project, extra=smtp_extra(free_port(), delivery="connections = 2"))
     settings = load_settings(config, environ={})
     with open_store(settings) as store:
-        add_subscribers(store, [f"r{i}@example.com" for i in range(30)])
-        run_collect(settings, store)
-        plan_editions(settings, store)
+        queue_digests(settings, store, [f"r{i}@example.com" for i in range(30)])
     result = cli("send", "--config", str(config))
     assert result.exit_code == 3  # delivery incomplete: the mail waits, nothing is lost
     assert "tries in a row" in result.output and "hint:" in result.output
@@ -188,9 +180,7 @@ def test_connections_are_reused_then_renewed_after_n_messages(project: Path) -> 
         )
         settings = load_settings(write_config(project, extra=extra), environ={})
         with open_store(settings) as store:
-            add_subscribers(store, [f"r{i}@example.com" for i in range(10)])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, [f"r{i}@example.com" for i in range(10)])
             assert send_with(settings, store, PrebuiltMessages()).sent == 10
     per_connection = [handler.peers.count(p) for p in dict.fromkeys(handler.peers)]
     assert per_connection == [4, 4, 2]
@@ -227,9 +217,7 @@ def test_a_sender_that_cannot_renew_its_leases_stops_instead_of_sending_on(
             write_config(project, extra=smtp_extra(server.port, delivery=slow)), environ={}
         )
         with open_store(settings) as store:
-            add_subscribers(store, (f"r{i}@example.com" for i in range(60)))
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, (f"r{i}@example.com" for i in range(60)))
             broken = LosesItsLeases(store)
             with pytest.raises(DeliveryError, match="3 lease renewals in a row failed"):
                 send_with(settings, broken, PrebuiltMessages())  # type: ignore[arg-type]
@@ -282,9 +270,9 @@ def test_a_big_send_builds_in_worker_processes(
         extra += '[dkim]\nselector = "s"\ndomain = "news.example.com"\nkey_path = "dkim.pem"\n'
         settings = load_settings(write_config(project, extra=extra), environ={})
         with open_store(settings) as store:
-            add_subscribers(store, [*(f"r{i}@example.com" for i in range(30)), "no-at-sign"])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(
+                settings, store, [*(f"r{i}@example.com" for i in range(30)), "no-at-sign"]
+            )
             report, _ = jobs.run_send(settings, store)
             assert (report.sent, report.failed) == (30, 1), report
             assert store.delivery_counts() == {"sent": 30, "failed": 1}

@@ -22,11 +22,16 @@ from pathlib import Path
 import pytest
 
 from publisher.config import load_settings
-from publisher.digest.plan import plan_editions
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 
 from .conftest import ROOT, write_config
-from .smtp_faults import FaultyHandler, add_subscribers, backend_env, smtp_extra, smtp_server
+from .smtp_faults import (
+    FaultyHandler,
+    backend_env,
+    queue_digests,
+    smtp_extra,
+    smtp_server,
+)
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 __all__ = ["backend_env"]  # the fixture: every test here runs on SQLite and on PostgreSQL
@@ -71,9 +76,7 @@ def test_sigkill_five_times_then_every_subscriber_has_one_message(
         settings = load_settings(config, environ=backend_env)
         addresses = [f"reader{i}@example.com" for i in range(COUNT)]
         with open_store(settings) as store:
-            add_subscribers(store, addresses)
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, addresses)
 
         kills: list[tuple[int, int]] = []  # (arrivals before the kill, arrivals after it)
         possibly_sent: set[str] = set()  # rows a killed sender left marked `sending`

@@ -16,13 +16,18 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from publisher.config import load_settings
-from publisher.digest.plan import plan_editions
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 from publisher.store import Store
 from publisher.store.deliveries import Attempt
 
 from .conftest import write_config
-from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, send_with, smtp_extra
+from .smtp_faults import (
+    FaultyHandler,
+    PrebuiltMessages,
+    queue_digests,
+    send_with,
+    smtp_extra,
+)
 from .smtp_faults import smtp_server as faulty_server
 from .test_delivery_pg import queue
 
@@ -129,9 +134,7 @@ def test_rows_the_server_accepted_are_not_released_when_their_result_cannot_be_r
             write_config(project, extra=smtp_extra(server.port, delivery=delivery)), environ={}
         )
         with open_store(settings) as store:
-            add_subscribers(store, (f"r{i}@example.com" for i in range(5)))
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, (f"r{i}@example.com" for i in range(5)))
             with pytest.raises(OperationalError, match="database is gone"):
                 send_with(settings, CannotRecord(store), PrebuiltMessages())  # type: ignore[arg-type]
             counts = store.delivery_counts()

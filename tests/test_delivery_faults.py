@@ -17,8 +17,8 @@ from publisher.store import Store
 from .conftest import subscriber_state, write_config
 from .smtp_faults import (
     FaultyHandler,
-    add_subscribers,
     backend_env,
+    queue_digests,
     send_with,
     smtp_extra,
     smtp_server,
@@ -89,9 +89,7 @@ def test_faults_every_deliverable_message_arrives_exactly_once(
             environ=backend_env,
         )
         with open_store(settings) as store:
-            add_subscribers(store, (address(i) for i in range(COUNT)))
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, (address(i) for i in range(COUNT)))
             first = drain(settings, store)
 
             # Faults of every kind really happened, and nothing was lost or doubled.
@@ -146,9 +144,7 @@ def test_queued_mail_to_a_suppressed_subscriber_is_not_sent(
             environ=backend_env,
         )
         with open_store(settings) as store:
-            add_subscribers(store, ["ann@example.com", "bob@example.com", "not an address"])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, ["ann@example.com", "bob@example.com", "not an address"])
             with store.engine.begin() as conn:
                 conn.exec_driver_sql(
                     "UPDATE subscribers SET status = 'suppressed' WHERE email = 'bob@example.com'"

@@ -11,11 +11,10 @@ import time
 from pathlib import Path
 
 from publisher.config import load_settings
-from publisher.digest.plan import plan_editions
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 
 from .conftest import cli, write_config
-from .smtp_faults import FaultyHandler, add_subscribers, smtp_extra, smtp_server
+from .smtp_faults import FaultyHandler, queue_digests, smtp_extra, smtp_server
 
 
 def test_a_dead_senders_message_in_flight_is_reported_then_resumed(project: Path) -> None:
@@ -24,9 +23,7 @@ def test_a_dead_senders_message_in_flight_is_reported_then_resumed(project: Path
         config = write_config(project, extra=smtp_extra(server.port))
         settings = load_settings(config, environ={})
         with open_store(settings) as store:
-            add_subscribers(store, ["ann@example.com", "bob@example.com"])
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, ["ann@example.com", "bob@example.com"])
             first, _ = store.claim_deliveries("dead-sender", 2, lease_seconds=0.2)
             store.attempt_writer("dead-sender").write([], sending=[first.id])  # then SIGKILL
 

@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from publisher.config import load_settings
-from publisher.digest.plan import plan_editions
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 from publisher.mail.ratelimit import RateLimiter, SlidingWindow
 
 from .conftest import write_config
 from .smtp_faults import (
     FaultyHandler,
     PrebuiltMessages,
-    add_subscribers,
+    queue_digests,
     send_with,
     smtp_extra,
     smtp_server,
@@ -150,9 +149,7 @@ def test_500_messages_at_100_per_second_over_4_connections(project: Path) -> Non
         config = write_config(project, extra=smtp_extra(server.port, delivery=delivery))
         settings = load_settings(config, environ={})
         with open_store(settings) as store:
-            add_subscribers(store, (f"r{i}@example.com" for i in range(500)))
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, (f"r{i}@example.com" for i in range(500)))
             started = time.monotonic()
             report = send_with(settings, store, PrebuiltMessages())
             took = time.monotonic() - started

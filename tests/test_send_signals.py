@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from publisher.config import load_settings
-from publisher.digest.plan import plan_editions
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 
 from .conftest import ROOT, write_config
-from .smtp_faults import FaultyHandler, add_subscribers, smtp_extra, smtp_server
+from .smtp_faults import FaultyHandler, queue_digests, smtp_extra, smtp_server
 
 pytestmark = pytest.mark.slow  # `make test-fast` leaves it out
 
@@ -32,9 +31,7 @@ def test_sigterm_mid_send_exits_quickly_and_leaves_no_claim(project: Path) -> No
         settings = load_settings(config, environ={})
         addresses = [f"reader{i}@example.com" for i in range(COUNT)]
         with open_store(settings) as store:
-            add_subscribers(store, addresses)
-            run_collect(settings, store)
-            plan_editions(settings, store)
+            queue_digests(settings, store, addresses)
 
         proc = subprocess.Popen(
             [sys.executable, "-m", "publisher", "send", "--config", str(config)],

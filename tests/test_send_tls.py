@@ -14,12 +14,17 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from publisher.config import Settings, load_settings
-from publisher.digest.plan import plan_editions
-from publisher.jobs import open_store, run_collect
+from publisher.jobs import open_store
 from publisher.mail import TransportFatal
 
 from .conftest import write_config
-from .smtp_faults import FaultyHandler, PrebuiltMessages, add_subscribers, send_with, smtp_server
+from .smtp_faults import (
+    FaultyHandler,
+    PrebuiltMessages,
+    queue_digests,
+    send_with,
+    smtp_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +73,7 @@ def settings_for(project: Path, port: int, smtp: str) -> Settings:
 
 def queue_two(settings: Settings) -> None:
     with open_store(settings) as store:
-        add_subscribers(store, ["ann@example.com", "bob@example.com"])
-        run_collect(settings, store)
-        plan_editions(settings, store)
+        queue_digests(settings, store, ["ann@example.com", "bob@example.com"])
 
 
 @pytest.mark.parametrize("mechanism", ["LOGIN", "PLAIN"])
