@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..models import Article, ArticleHead
 from ..slugs import LinkRules, candidates
-from .base import COLLECT_LOCK, now_utc
+from .base import COLLECT_LOCK, chunks, now_utc
 from .groups import claim_seconds, group_rows, replace_groups, shown_second
 from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, moved
 from .schema import article_groups, article_urls, articles
@@ -338,9 +338,9 @@ class ArticleQueries:
         )  # fmt: skip
         found: dict[int, ArticleHead] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                for r in conn.execute(query.where(c.id.in_(list(ids[start : start + 500])))):
-                    second = r[7] if r[7] is not None else int(max(r[8], r[9]).timestamp())
+            for chunk in chunks(list(ids)):
+                for r in conn.execute(query.where(c.id.in_(chunk))):
+                    second = r[7] if r[7] is not None else shown_second(r[8], r[9])
                     authors = (r[3],) if r[6] == f'["{r[3]}"]' else _names(r[6])
                     found[r[0]] = ArticleHead(r[0], r[1], r[2], r[3], r[4], r[5], authors, second)
         return found

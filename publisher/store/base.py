@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,19 @@ from .revision import MIGRATIONS, script_head
 from .sqlitefile import check_sqlite_writable
 
 log = logging.getLogger(__name__)
+
+
+T = TypeVar("T")
+
+# Values per IN (...) list, or rows per multi-row statement: well inside SQLite's and
+# PostgreSQL's parameter limits.
+IN_LIST = 500
+
+
+def chunks(items: list[T], size: int = IN_LIST) -> Iterator[list[T]]:
+    """``items`` in slices of at most ``size``: one statement each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 # On PostgreSQL, collectors (and feed runs claiming what is left) take turns per batch, so two
@@ -80,7 +93,6 @@ def is_transient(exc: BaseException) -> bool:
 # nothing (they would wait anyway) and avoids those sleeps. PostgreSQL needs no turns.
 _SQLITE_WRITES = threading.Lock()
 TRANSIENT_TRIES = 8  # a deadlock victim runs its transaction again, up to this many times
-T = TypeVar("T")
 
 
 def write_transaction(

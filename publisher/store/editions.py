@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -13,15 +12,10 @@ from sqlalchemy.engine import RowMapping
 
 from ..errors import StoreError
 from ..models import Edition
-from .base import now_utc
+from .base import chunks, now_utc
 from .schema import UTCDateTime, articles, deliveries, editions, subscribers
 
 CHUNK = 5000  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
-
-
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
 
 
 def _edition_from_row(row: RowMapping) -> Edition:
@@ -152,7 +146,7 @@ class EditionQueries:
                     int(key[0]), item.kind, cut_at, item.article_ids, "", item.variant
                 )
                 created.append(edition)
-                for chunk in _chunks(item.subscriber_ids):
+                for chunk in chunks(item.subscriber_ids, CHUNK):
                     # INSERT ... SELECT: the rows are made by the database, not bound one by one.
                     conn.execute(
                         insert(deliveries).from_select(
@@ -192,7 +186,7 @@ class EditionQueries:
                     if old_due is None
                     else subscribers.c.next_due_at == literal(old_due, UTCDateTime)
                 )
-                for chunk in _chunks(ids):
+                for chunk in chunks(ids, CHUNK):
                     changed += conn.execute(
                         update(subscribers)
                         .where(subscribers.c.id.in_(chunk))

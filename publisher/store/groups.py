@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from .base import COLLECT_LOCK, write_transaction
+from .base import COLLECT_LOCK, chunks, write_transaction
 from .schema import article_groups, articles
 
 GROUP_KINDS = ("section", "author", "tag")
@@ -61,11 +61,8 @@ def replace_groups(conn: Connection, rows: dict[int, list[dict[str, Any]]], *, n
     the articles were inserted just now, so there are none to remove first)."""
     if not rows:
         return
-    ids = [] if new else list(rows)
-    for start in range(0, len(ids), 500):
-        conn.execute(
-            delete(article_groups).where(article_groups.c.article_id.in_(ids[start : start + 500]))
-        )
+    for ids in chunks([] if new else list(rows)):
+        conn.execute(delete(article_groups).where(article_groups.c.article_id.in_(ids)))
     conn.execute(insert(article_groups), [row for group in rows.values() for row in group])
 
 
@@ -109,8 +106,8 @@ def claim_seconds(
     asked: set[int] = set()
     claims = first_free_seconds(wanted, taken)
     while unknown := sorted(({w for w, _ in wanted} | set(claims.values())) - asked):
-        for start in range(0, len(unknown), 500):
-            query = select(c.feed_second).where(c.feed_second.in_(unknown[start : start + 500]))
+        for seconds in chunks(unknown):
+            query = select(c.feed_second).where(c.feed_second.in_(seconds))
             if releasing:
                 query = query.where(c.id.not_in(list(releasing)))
             taken.update(conn.execute(query).scalars())
@@ -220,8 +217,7 @@ class GroupQueries:
         c = articles.c
         found: dict[int, int] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = list(ids[start : start + 500])
+            for chunk in chunks(list(ids)):
                 query = select(c.id, c.feed_second).where(
                     c.id.in_(chunk), c.feed_second.is_not(None)
                 )

@@ -16,17 +16,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, func, select
 
 from ..models import SourcePage, SourceState
-from .base import dialect_insert, now_utc
+from .base import chunks, dialect_insert, now_utc
 from .schema import source_pages, source_state
-
-CHUNK = 500  # rows or IN-list values per statement: well inside every database's limits
 
 
 def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
     """Insert ``rows``, or update the ones whose ``keys`` already exist (both dialects)."""
     insert = dialect_insert(conn)
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
+    for chunk in chunks(rows):
         stmt = insert(table).values(chunk)
         updated = {c: stmt.excluded[c] for c in chunk[0] if c not in keys}
         conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updated))
@@ -81,10 +78,7 @@ class SourceStateQueries:
                 queries = [base]
             else:
                 wanted = sorted(set(urls))
-                queries = [
-                    base.where(c.url.in_(wanted[i : i + CHUNK]))
-                    for i in range(0, len(wanted), CHUNK)
-                ]
+                queries = [base.where(c.url.in_(urls)) for urls in chunks(wanted)]
             for query in queries:
                 for row in conn.execute(query):
                     found[row.url] = _page_from_row(row)

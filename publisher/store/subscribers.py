@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import Subscriber
 from ..subscribers import PREFERENCES
-from .base import now_utc
+from .base import chunks, now_utc
 from .editions import insert_notice, safe_max_article_id
 from .rows import subscriber_from_row
 from .schema import articles, deliveries, delivery_attempts, forgotten, meta, subscribers
@@ -397,8 +397,7 @@ class SubscriberQueries:
         lowered = list({e.strip().lower() for e in emails})
         found: dict[str, Subscriber] = {}
         with self.engine.connect() as conn:
-            for start in range(0, len(lowered), 5000):
-                chunk = lowered[start : start + 5000]
+            for chunk in chunks(lowered, 5000):
                 query = select(subscribers).where(func.lower(subscribers.c.email).in_(chunk))
                 for row in conn.execute(query).mappings():
                     found[str(row["email"]).lower()] = subscriber_from_row(row)
