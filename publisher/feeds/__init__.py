@@ -165,9 +165,15 @@ def _corpus_key(site: Site, store: FeedStore, now: datetime) -> str:
 
 
 def _rebuild(
-    site: Site, store: FeedStore, now: datetime, out: Path, report: FeedReport
+    site: Site,
+    store: FeedStore,
+    now: datetime,
+    out: Path,
+    known: dict[str, str],
+    report: FeedReport,
 ) -> dict[str, str]:
-    """Plan every feed, build those whose inputs changed; return the new feed_state."""
+    """Plan every feed, build those whose inputs changed (``known``: the feed_state as the
+    last run left it); return the new feed_state."""
     settings = site.settings
     store.claim_feed_seconds()
     closed_before = period_of(now) if settings.feeds.archives else None
@@ -178,7 +184,6 @@ def _rebuild(
     report.feeds = len(docs)
     images = {h.image_url for d in docs for h in d.heads if h.image_url}
     enclosures = resolve_enclosures(images, site.settings, store)
-    known = store.feed_fingerprints()
     state: dict[str, str] = {}
     site_digest = site.config_digest()
     emails = site.settings.feeds.author_emails
@@ -257,7 +262,7 @@ def write_feeds(settings: Settings, store: FeedStore, now: datetime | None = Non
         report.unchanged = len(files)
         report.feeds = sum(1 for path in files if path.endswith("feed.json"))
     else:
-        state = _rebuild(site, store, moment, out, report)
+        state = _rebuild(site, store, moment, out, known, report)
         state[CORPUS] = corpus
         store.save_feed_fingerprints(state, removed=set(known) - set(state))
     if settings.feeds.hubs:
