@@ -4,12 +4,19 @@ most frequent commands run without importing SQLAlchemy."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from contextlib import closing
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from publisher.cli.common import _with_store
+from publisher.config import load_settings
 from publisher.models import Article
 from publisher.store import Store
 from publisher.store.lite import SUBSCRIBER_DATES, SUBSCRIBER_DATETIMES, LiteStore
@@ -181,3 +188,26 @@ def test_a_collect_that_finds_nothing_new_runs_without_sqlalchemy(project: Path)
     )
     edited = collect("-X", "importtime")
     assert "1 updated" in edited.stdout and "sqlalchemy" in edited.stderr
+
+
+def test_a_database_fault_either_store_did_not_foresee_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = load_settings(write_config(tmp_path), environ={})
+    faults = [
+        sqlite3.OperationalError("disk I/O error"),
+        OperationalError("SELECT 1", {}, Exception("database is gone")),
+    ]
+    for fault in faults:
+
+        def broken(settings: object, store: object, fault: Exception = fault) -> None:
+            raise fault
+
+        with pytest.raises(SystemExit) as exited:
+            _with_store(broken, settings, partial(StoreOnDemand, settings.database_url), {})
+        assert exited.value.code == 1
+        said = capsys.readouterr().err
+        assert said.startswith(f"error: database error: {type(fault).__name__}:")
+        assert "Traceback" not in said and "hint: check [database] url" in said
+    with pytest.raises(ZeroDivisionError):  # anything else is a bug: it is not dressed up
+        _with_store(lambda s, t: 1 / 0, settings, partial(StoreOnDemand, settings.database_url), {})

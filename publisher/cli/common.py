@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -84,7 +85,10 @@ def with_settings(func: F) -> F:
     def wrapper(
         config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
     ) -> Any:
-        return _with_store(func, _settings(config_path, verbose, log_format, func), kwargs)
+        from ..store import Store
+
+        settings = _settings(config_path, verbose, log_format, func)
+        return _with_store(func, settings, functools.partial(Store, settings.database_url), kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -99,23 +103,11 @@ def with_store_on_demand(func: F) -> F:
     def wrapper(
         config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
     ) -> Any:
-        import sqlite3
-
         from ..store.ondemand import StoreOnDemand
 
         settings = _settings(config_path, verbose, log_format, func)
-        try:
-            with StoreOnDemand(settings.database_url) as store:
-                return func(settings, store, **kwargs)
-        except PublisherError as exc:
-            fail(exc)
-        except sqlite3.Error as exc:
-            fail(_database_error(exc))
-        except Exception as exc:  # SQLAlchemy's own, once Store has loaded it
-            loaded = sys.modules.get("sqlalchemy.exc")
-            if loaded is not None and isinstance(exc, loaded.SQLAlchemyError):
-                fail(_database_error(exc))
-            raise
+        opening = functools.partial(StoreOnDemand, settings.database_url)
+        return _with_store(func, settings, opening, kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -134,19 +126,34 @@ def _settings(
         fail(exc)
 
 
-def _with_store(func: Callable[..., Any], settings: Settings, kwargs: dict[str, Any]) -> Any:
-    """Run ``func`` with ``settings`` and an open ``Store``, turning errors into messages."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ..store import Store
-
+def _with_store(
+    func: Callable[..., Any],
+    settings: Settings,
+    opening: Callable[[], AbstractContextManager[Any]],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Run ``func`` with ``settings`` and the store ``opening`` opens, turning errors into
+    messages."""
     try:
-        with Store(settings.database_url) as store:
+        with opening() as store:
             return func(settings, store, **kwargs)
     except PublisherError as exc:
         fail(exc)
-    except SQLAlchemyError as exc:  # a database fault the store did not foresee
-        fail(_database_error(exc))
+    except Exception as exc:
+        if _from_the_database(exc):  # a database fault the store did not foresee
+            fail(_database_error(exc))
+        raise
+
+
+def _from_the_database(exc: Exception) -> bool:
+    """Whether ``exc`` is the database's: SQLAlchemy's (once a ``Store`` has loaded it) or,
+    on the standard-library path (``store.lite``), sqlite3's."""
+    import sqlite3
+
+    loaded = sys.modules.get("sqlalchemy.exc")
+    return isinstance(exc, sqlite3.Error) or (
+        loaded is not None and isinstance(exc, loaded.SQLAlchemyError)
+    )
 
 
 def _database_error(exc: Exception) -> StoreError:
