@@ -301,6 +301,26 @@ class DkimConfig(_Section):
     canonicalization: Literal[
         "relaxed/relaxed", "simple/simple", "relaxed/simple", "simple/relaxed"
     ] = "relaxed/relaxed"
+    # A second signature, Ed25519 (RFC 8463), beside the RSA one: receivers that know it
+    # check a key that cannot be factored, the rest ignore it and check RSA. Its public key
+    # is a different DNS record, so it has its own selector.
+    ed25519_selector: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
+    ed25519_key_path: ConfigPath | None = None
+
+    @model_validator(mode="after")
+    def _ed25519_complete(self) -> DkimConfig:
+        if (self.ed25519_selector is None) != (self.ed25519_key_path is None):
+            raise ValueError(
+                "dkim.ed25519_selector and dkim.ed25519_key_path go together: set both for "
+                "an Ed25519 signature beside the RSA one, or neither"
+            )
+        if self.ed25519_selector is not None and self.ed25519_selector == self.selector:
+            raise ValueError(
+                f"dkim.ed25519_selector {self.ed25519_selector!r} is dkim.selector too: one "
+                "selector names one DNS record, which holds one key; give the Ed25519 key "
+                "its own selector, e.g. 'ed-" + self.selector + "'"
+            )
+        return self
 
 
 class SmtpConfig(_Section):

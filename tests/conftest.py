@@ -183,6 +183,38 @@ def dkim_key_pem(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return make_rsa_key(tmp_path_factory.mktemp("dkim") / "dkim.pem").read_bytes()
 
 
+@pytest.fixture(scope="session")
+def ed25519_key_pem(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A throwaway Ed25519 private key made as the README tells operators to."""
+    import subprocess
+
+    path = tmp_path_factory.mktemp("dkim") / "dkim-ed25519.pem"
+    subprocess.run(
+        ["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    return path.read_bytes()
+
+
+def dkim_results(data: bytes, records: dict[str, str]) -> list[tuple[bytes, bool]]:
+    """(a= algorithm, verified) of every DKIM-Signature in ``data``, top first, checked by
+    dkimpy (the independent verifier) against ``records``: selector -> its TXT value."""
+    import dkim
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        return records.get(name.decode().split("._domainkey.")[0], "").encode()
+
+    verifier = dkim.DKIM(data)
+    head = data.partition(b"\r\n\r\n")[0]
+    count = head.lower().count(b"\ndkim-signature:") + head.lower().startswith(b"dkim-signature:")
+    results = []
+    for idx in range(count):
+        ok = bool(verifier.verify(idx=idx, dnsfunc=dns))
+        results.append((verifier.signature_fields[b"a"], ok))
+    return results
+
+
 # -- reading the database in tests: plain SQL, so the store keeps only what publisher uses ----
 def stored_article(store: Store, key: str) -> Article | None:
     """The stored article with this source key, or None."""

@@ -17,7 +17,7 @@ from publisher.jobs import open_store
 from publisher.store import Store
 from publisher.store.schema import deliveries
 
-from .conftest import cli, write_config
+from .conftest import cli, dkim_results, write_config
 from .smtp_faults import (
     FaultyHandler,
     PrebuiltMessages,
@@ -243,15 +243,13 @@ def test_a_run_that_could_not_deliver_exits_3(project: Path) -> None:
 
 @pytest.mark.slow
 def test_a_big_send_builds_in_worker_processes(
-    project: Path, monkeypatch: pytest.MonkeyPatch, dkim_key_pem: bytes
+    project: Path, monkeypatch: pytest.MonkeyPatch, dkim_key_pem: bytes, ed25519_key_pem: bytes
 ) -> None:
-    """With build workers the same mail goes out, exactly once each, DKIM-signed, and an
-    address that cannot be used is still recorded as failed."""
-    import dkim
-
+    """With build workers the same mail goes out, exactly once each, DKIM-signed (RSA and
+    Ed25519), and an address that cannot be used is still recorded as failed."""
     from publisher import jobs
     from publisher.mail.builders import BuildPool
-    from publisher.mail.dkim import public_key_base64
+    from publisher.mail.dkim import ed25519_public_key_base64, public_key_base64
 
     monkeypatch.setattr(jobs, "BUILD_IN_PROCESSES_FROM", 1)  # a pool even for a small test
     handed: list[int] = []  # how many messages each batch sent to the workers held
@@ -262,12 +260,14 @@ def test_a_big_send_builds_in_worker_processes(
         lambda pool, batch: (handed.append(len(batch)), submit(pool, batch))[1],
     )
     (project / "dkim.pem").write_bytes(dkim_key_pem)
+    (project / "ed.pem").write_bytes(ed25519_key_pem)
     handler = FaultyHandler()
     with smtp_server(handler) as server:
         extra = smtp_extra(
             server.port, delivery="connections = 2\nbatch_size = 7\nbuild_processes = 1\n"
         )
         extra += '[dkim]\nselector = "s"\ndomain = "news.example.com"\nkey_path = "dkim.pem"\n'
+        extra += 'ed25519_selector = "e"\ned25519_key_path = "ed.pem"\n'
         settings = load_settings(write_config(project, extra=extra), environ={})
         with open_store(settings) as store:
             queue_digests(
@@ -278,7 +278,9 @@ def test_a_big_send_builds_in_worker_processes(
             assert store.delivery_counts() == {"sent": 30, "failed": 1}
     assert sum(handed) == 31 and max(handed) <= 7  # every message built by the worker
     assert set(handler.per_recipient().values()) == {1} and len(handler.per_recipient()) == 30
-    record = f"v=DKIM1; k=rsa; p={public_key_base64(dkim_key_pem)}".encode()
-    assert all(
-        dkim.verify(data, dnsfunc=lambda name, timeout=5: record) for data in handler.contents
-    )
+    records = {
+        "s": f"v=DKIM1; k=rsa; p={public_key_base64(dkim_key_pem)}",
+        "e": f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed25519_key_pem)}",
+    }
+    both = [(b"rsa-sha256", True), (b"ed25519-sha256", True)]
+    assert all(dkim_results(data, records) == both for data in handler.contents)

@@ -167,13 +167,14 @@ def dkim() -> None:
 @dkim.command("show")
 @with_settings
 def dkim_show(settings: Settings, store: Store) -> None:
-    """Print the DNS TXT record to publish for the configured [dkim] key.
+    """Print the DNS TXT records to publish for the configured [dkim] keys (the RSA key,
+    then the Ed25519 key when ed25519_key_path is set), one zone-file line each.
 
     \b
     Example:
       publisher dkim show --config config.toml
     """
-    from ..mail.dkim import dns_record, txt_strings
+    from ..mail.dkim import dns_records, txt_strings
 
-    name, value = dns_record(settings)
-    click.echo(f"{name}. IN TXT {txt_strings(value)}")
+    for name, value in dns_records(settings):
+        click.echo(f"{name}. IN TXT {txt_strings(value)}")

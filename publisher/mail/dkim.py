@@ -1,4 +1,5 @@
-"""DKIM (RFC 6376): sign outgoing mail with OpenSSL's RSA, and print the key's DNS record.
+"""DKIM (RFC 6376): sign outgoing mail with OpenSSL's RSA (and Ed25519, RFC 8463, as a
+second signature when configured), and print the keys' DNS records.
 
 Gmail and Yahoo require DKIM from bulk senders, so every real send signs, and signing is
 per message (each recipient's headers and links differ). It is done here at OpenSSL speed:
@@ -9,7 +10,9 @@ only the few personal values per message. dkimpy stays in the tests, as the inde
 verifier of everything signed here.
 
 Canonicalisation is ``relaxed/relaxed`` by default (``simple/simple`` on request); headers
-are signed bottom-up as RFC 6376 5.4.2 says, and From and Subject are over-signed.
+are signed bottom-up as RFC 6376 5.4.2 says, and From and Subject are over-signed. With an
+Ed25519 key too, both signatures cover the same headers and body hash, each under its own
+selector; the RSA one stays on top, so a receiver that knows only RSA finds it first.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import hashlib
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
 from ..config import DkimConfig, Settings
 from ..errors import ConfigError
@@ -98,8 +103,28 @@ def _headers(head: bytes) -> list[tuple[bytes, bytes, bytes]]:
     return found
 
 
+@dataclass(frozen=True)
+class _Key:
+    """One signing key under its selector: what the ``a=`` and ``s=`` tags say, and how it
+    signs the canonicalised header data."""
+
+    selector: bytes
+    key: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+
+    @property
+    def algorithm(self) -> bytes:
+        return b"rsa-sha256" if isinstance(self.key, rsa.RSAPrivateKey) else b"ed25519-sha256"
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self.key, rsa.RSAPrivateKey):
+            return self.key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        # RFC 8463 3: Ed25519 (PureEdDSA) signs the SHA-256 hash of the data, not the data.
+        return self.key.sign(hashlib.sha256(data).digest())
+
+
 class Signer:
-    """Adds a DKIM-Signature header (rsa-sha256) to whole messages."""
+    """Adds DKIM-Signature headers to whole messages: rsa-sha256, and ed25519-sha256 beside
+    it when an Ed25519 key (its selector and PEM) is given."""
 
     def __init__(
         self,
@@ -107,9 +132,12 @@ class Signer:
         domain: str,
         private_key: bytes,
         canonicalization: str = "relaxed/relaxed",
+        ed25519_key: tuple[str, bytes] | None = None,
     ) -> None:
-        self.key = load_key(private_key)
-        self.selector = selector.encode("ascii")
+        self.keys = [_Key(selector.encode("ascii"), load_key(private_key))]
+        if ed25519_key is not None:
+            ed_selector, ed_pem = ed25519_key
+            self.keys.append(_Key(ed_selector.encode("ascii"), load_ed25519_key(ed_pem)))
         self.domain = domain.encode("ascii")
         header, body = canonicalization.split("/")
         self.relaxed_header = header == "relaxed"
@@ -140,7 +168,8 @@ class Signer:
     def sign(
         self, message: bytes, body_hash: bytes | None = None, now: float | None = None
     ) -> bytes:
-        """``message`` with a DKIM-Signature header in front (``body_hash`` when known)."""
+        """``message`` with a DKIM-Signature header per key in front (``body_hash`` when
+        known)."""
         head, _, body = message.partition(b"\r\n\r\n")
         if body_hash is None:
             body_hash = hashlib.sha256(canonical_body(body, self.relaxed_body)).digest()
@@ -156,12 +185,20 @@ class Signer:
             if taken < len(instances):  # bottom-up: the last instance first
                 _, value, raw = instances[len(instances) - 1 - taken]
                 signed += _relaxed_header(name, value) if self.relaxed_header else raw
-        stamp = int(time.time() if now is None else now)
+        stamp = str(int(time.time() if now is None else now)).encode()
         h = [b"h=" + names[0] + b":"] + [n + b":" for n in names[1:-1]] + [names[-1] + b";"]
+        fields = [self._field(key, bytes(signed), stamp, h, body_hash) for key in self.keys]
+        return b"".join(fields) + message
+
+    def _field(
+        self, key: _Key, signed: bytes, stamp: bytes, h: list[bytes], body_hash: bytes
+    ) -> bytes:
+        """One DKIM-Signature header (with its CRLF) by ``key`` over the canonicalised
+        headers ``signed``."""
         tokens = [
-            (b" ", b"v=1;"), (b" ", b"a=rsa-sha256;"), (b" ", b"c=" + self.canonicalization + b";"),
-            (b" ", b"d=" + self.domain + b";"), (b" ", b"s=" + self.selector + b";"),
-            (b" ", b"t=" + str(stamp).encode() + b";"), *((b" " if i == 0 else b"", t) for i, t in enumerate(h)),
+            (b" ", b"v=1;"), (b" ", b"a=" + key.algorithm + b";"), (b" ", b"c=" + self.canonicalization + b";"),
+            (b" ", b"d=" + self.domain + b";"), (b" ", b"s=" + key.selector + b";"),
+            (b" ", b"t=" + stamp + b";"), *((b" " if i == 0 else b"", t) for i, t in enumerate(h)),
             (b" ", b"bh=" + base64.b64encode(body_hash) + b";"), (b" ", b"b="),
         ]  # fmt: skip
         field = _fold(b"DKIM-Signature:", tokens)
@@ -170,11 +207,9 @@ class Signer:
             signed += _relaxed_header(b"dkim-signature", tags).removesuffix(b"\r\n")
         else:
             signed += field
-        signature = base64.b64encode(
-            self.key.sign(bytes(signed), padding.PKCS1v15(), hashes.SHA256())
-        )
+        signature = base64.b64encode(key.sign(signed))
         folded = b"\r\n ".join(signature[i : i + 72] for i in range(0, len(signature), 72))
-        return field + b"\r\n " + folded + b"\r\n" + message
+        return field + b"\r\n " + folded + b"\r\n"
 
 
 def _fold(start: bytes, tokens: list[tuple[bytes, bytes]], width: int = 78) -> bytes:
@@ -192,32 +227,51 @@ def _fold(start: bytes, tokens: list[tuple[bytes, bytes]], width: int = 78) -> b
     return bytes(out)
 
 
+def _load_pem(private_key: bytes, what: str, make: str) -> object:
+    """A PEM private key; ConfigError naming ``what`` it should be and how to ``make`` one."""
+    try:
+        return serialization.load_pem_private_key(private_key, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ConfigError(f"the DKIM key is not a PEM {what} private key", make) from exc
+
+
 def load_key(private_key: bytes) -> rsa.RSAPrivateKey:
     """The RSA private key of a PEM file; ConfigError saying how to make one otherwise."""
-    try:
-        key = serialization.load_pem_private_key(private_key, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ConfigError(
-            "the DKIM key is not a PEM RSA private key",
-            "point [dkim] key_path at a key made with `openssl genrsa -out dkim.pem 2048`",
-        ) from exc
+    make = "point [dkim] key_path at a key made with `openssl genrsa -out dkim.pem 2048`"
+    key = _load_pem(private_key, "RSA", make)
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigError(
-            "the DKIM key is not an RSA key",
-            "make one with `openssl genrsa -out dkim.pem 2048`",
-        )
+        raise ConfigError("the DKIM key is not an RSA key", make)
     return key
 
 
-def read_key(conf: DkimConfig, settings: Settings) -> bytes:
-    path = settings.path(conf.key_path)
+def load_ed25519_key(private_key: bytes) -> ed25519.Ed25519PrivateKey:
+    """The Ed25519 private key of a PEM file; ConfigError saying how to make one otherwise."""
+    make = (
+        "point [dkim] ed25519_key_path at a key made with "
+        "`openssl genpkey -algorithm ed25519 -out dkim-ed25519.pem`"
+    )
+    key = _load_pem(private_key, "Ed25519", make)
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise ConfigError("the DKIM Ed25519 key is not an Ed25519 key", make)
+    return key
+
+
+def _read(settings: Settings, path: Path, key: str) -> bytes:
+    path = settings.path(path)
     try:
         return path.read_bytes()
     except OSError as exc:
         raise ConfigError(
             f"cannot read the DKIM key {path}: {exc.strerror}",
-            "check [dkim] key_path and its permissions",
+            f"check [dkim] {key} and its permissions",
         ) from exc
+
+
+def _ed25519_key(conf: DkimConfig, settings: Settings) -> tuple[str, bytes] | None:
+    """(selector, PEM) of the configured Ed25519 key, or None."""
+    if conf.ed25519_selector is None or conf.ed25519_key_path is None:
+        return None
+    return conf.ed25519_selector, _read(settings, conf.ed25519_key_path, "ed25519_key_path")
 
 
 def make_signer(settings: Settings) -> Signer | None:
@@ -225,7 +279,13 @@ def make_signer(settings: Settings) -> Signer | None:
     conf = settings.dkim
     if conf is None:
         return None
-    return Signer(conf.selector, conf.domain, read_key(conf, settings), conf.canonicalization)
+    return Signer(
+        conf.selector,
+        conf.domain,
+        _read(settings, conf.key_path, "key_path"),
+        conf.canonicalization,
+        _ed25519_key(conf, settings),
+    )
 
 
 def public_key_base64(private_key: bytes) -> str:
@@ -238,15 +298,31 @@ def public_key_base64(private_key: bytes) -> str:
     return base64.b64encode(spki).decode("ascii")
 
 
-def dns_record(settings: Settings) -> tuple[str, str]:
-    """(name, TXT value) to publish for the configured key."""
+def ed25519_public_key_base64(private_key: bytes) -> str:
+    """The raw 32-byte public key of an Ed25519 private key, base64: the p= of its DNS
+    record, which RFC 8463 4 says is the bare key, not a SubjectPublicKeyInfo."""
+    raw = (
+        load_ed25519_key(private_key)
+        .public_key()
+        .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    )
+    return base64.b64encode(raw).decode("ascii")
+
+
+def dns_records(settings: Settings) -> list[tuple[str, str]]:
+    """(name, TXT value) to publish for each configured key: RSA, then Ed25519 if set."""
     conf = settings.dkim
     if conf is None:
         raise ConfigError(
             "no [dkim] table in the configuration", "add [dkim] selector, domain, key_path"
         )
-    value = f"v=DKIM1; k=rsa; p={public_key_base64(read_key(conf, settings))}"
-    return f"{conf.selector}._domainkey.{conf.domain}", value
+    rsa_value = public_key_base64(_read(settings, conf.key_path, "key_path"))
+    records = [(f"{conf.selector}._domainkey.{conf.domain}", f"v=DKIM1; k=rsa; p={rsa_value}")]
+    ed = _ed25519_key(conf, settings)
+    if ed is not None:
+        value = f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed[1])}"
+        records.append((f"{ed[0]}._domainkey.{conf.domain}", value))
+    return records
 
 
 def txt_strings(value: str) -> str:
@@ -261,4 +337,11 @@ def signed_headers(message: bytes) -> list[bytes]:
     return [h for h in SIGNED_HEADERS if h in present] + OVERSIGNED
 
 
-__all__ = ["Signer", "dns_record", "make_signer", "public_key_base64", "txt_strings"]
+__all__ = [
+    "Signer",
+    "dns_records",
+    "ed25519_public_key_base64",
+    "make_signer",
+    "public_key_base64",
+    "txt_strings",
+]
