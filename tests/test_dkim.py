@@ -14,6 +14,7 @@ import dkim
 import pytest
 
 from publisher.config import Settings, load_settings
+from publisher.jobs import open_store, run_send
 from publisher.errors import ConfigError
 from publisher.mail.dkim import (
     Signer,
@@ -26,6 +27,7 @@ from publisher.mail.mime import header_line, qp_encode, simple_message
 from publisher.models import Subscriber
 
 from .conftest import cli, dkim_results, write_config
+from .smtp_faults import FaultyHandler, queue_digests, smtp_extra, smtp_server
 from .test_digest_content import sample_edition
 
 WHEN = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
@@ -219,3 +221,38 @@ def test_a_bad_ed25519_setting_names_the_key_and_the_fix(
     assert result.exit_code == 1, result.output
     assert said in result.output
     assert "Traceback" not in result.output and "PRIVATE KEY" not in result.output
+
+
+@pytest.mark.parametrize("transport", ["smtp", "smtp-pipelined", "maildir"])
+def test_signed_digests_verify_as_every_transport_delivers_them(
+    project: Path, dkim_key_pem: bytes, ed25519_key_pem: bytes, transport: str
+) -> None:
+    """What arrives over SMTP (with and without pipelining) or what
+    lands in the outbox maildir still carries two signatures that verify."""
+    (project / "dkim.pem").write_bytes(dkim_key_pem)
+    (project / "ed.pem").write_bytes(ed25519_key_pem)
+    dkim_table = DKIM_TABLE + 'ed25519_selector = "d1-ed"\ned25519_key_path = "ed.pem"\n'
+    published = {
+        "d1": f"v=DKIM1; k=rsa; p={public_key_base64(dkim_key_pem)}",
+        "d1-ed": f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed25519_key_pem)}",
+    }
+    readers = ["ann@example.com", "zoe.unal-smith@example.com", "x" * 40 + "@example.com"]
+    handler = FaultyHandler(pipelining=transport == "smtp-pipelined")
+    with smtp_server(handler) as server:
+        extra = dkim_table + (smtp_extra(server.port) if transport != "maildir" else "")
+        settings = load_settings(write_config(project, extra=extra), environ={})
+        with open_store(settings) as store:
+            queue_digests(settings, store, readers)
+            report, _ = run_send(settings, store)
+    assert report.sent == len(readers), report
+    if transport == "maildir":
+        files = sorted((project / "outbox" / "new").iterdir())
+        delivered = [f.read_bytes() for f in files]
+    else:
+        delivered = handler.contents
+    assert len(delivered) == len(readers)
+    for data in delivered:
+        assert dkim_results(data, published) == [
+            (b"rsa-sha256", True),
+            (b"ed25519-sha256", True),
+        ]
