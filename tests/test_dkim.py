@@ -1,5 +1,6 @@
 """The DKIM signer (OpenSSL through ``cryptography``) checked by an independent verifier,
-dkimpy: every canonicalisation, every shape of message publisher sends."""
+dkimpy: every canonicalisation, every shape of message publisher sends, RSA alone and with
+an Ed25519 signature beside it, and as each transport delivers it."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import dkim
 import pytest
 
 from publisher.config import Settings, load_settings
-from publisher.jobs import open_store, run_send
 from publisher.errors import ConfigError
+from publisher.jobs import open_store, run_send
 from publisher.mail.dkim import (
     Signer,
     ed25519_public_key_base64,
@@ -227,8 +228,8 @@ def test_a_bad_ed25519_setting_names_the_key_and_the_fix(
 def test_signed_digests_verify_as_every_transport_delivers_them(
     project: Path, dkim_key_pem: bytes, ed25519_key_pem: bytes, transport: str
 ) -> None:
-    """What arrives over SMTP (with and without pipelining) or what
-    lands in the outbox maildir still carries two signatures that verify."""
+    """What arrives over SMTP (with and without pipelining) or lands in the outbox
+    maildir still carries two signatures that verify."""
     (project / "dkim.pem").write_bytes(dkim_key_pem)
     (project / "ed.pem").write_bytes(ed25519_key_pem)
     dkim_table = DKIM_TABLE + 'ed25519_selector = "d1-ed"\ned25519_key_path = "ed.pem"\n'
