@@ -252,7 +252,7 @@ def load_ed25519_key(private_key: bytes) -> ed25519.Ed25519PrivateKey:
     )
     key = _load_pem(private_key, "Ed25519", make)
     if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise ConfigError("the DKIM Ed25519 key is not an Ed25519 key", make)
+        raise ConfigError("the key at [dkim] ed25519_key_path is not an Ed25519 key", make)
     return key
 
 
