@@ -197,6 +197,30 @@ def ed25519_key_pem(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return path.read_bytes()
 
 
+def dkim_verifies(data: bytes, rsa_pem: bytes) -> bool:
+    """Whether dkimpy verifies the top DKIM-Signature of ``data`` with this RSA key's
+    record, as a receiver that checks only the first signature would."""
+    import dkim
+
+    from publisher.mail.dkim import public_key_base64
+
+    record = f"v=DKIM1; k=rsa; p={public_key_base64(rsa_pem)}".encode()
+    return bool(dkim.verify(data, dnsfunc=lambda name, timeout=5: record))
+
+
+def dkim_records(
+    rsa_pem: bytes, ed25519_pem: bytes, selectors: tuple[str, str] = ("digest", "ed-digest")
+) -> dict[str, str]:
+    """Selector -> TXT value for an RSA and an Ed25519 key: what ``publisher dkim show``
+    has the operator publish."""
+    from publisher.mail.dkim import ed25519_public_key_base64, public_key_base64
+
+    return {
+        selectors[0]: f"v=DKIM1; k=rsa; p={public_key_base64(rsa_pem)}",
+        selectors[1]: f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed25519_pem)}",
+    }
+
+
 def dkim_results(data: bytes, records: dict[str, str]) -> list[tuple[bytes, bool]]:
     """(a= algorithm, verified) of every DKIM-Signature in ``data``, top first, checked by
     dkimpy (the independent verifier) against ``records``: selector -> its TXT value."""

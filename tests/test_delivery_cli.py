@@ -17,7 +17,7 @@ from publisher.jobs import open_store
 from publisher.store import Store
 from publisher.store.schema import deliveries
 
-from .conftest import cli, dkim_results, write_config
+from .conftest import cli, dkim_records, dkim_results, write_config
 from .smtp_faults import (
     FaultyHandler,
     PrebuiltMessages,
@@ -249,7 +249,6 @@ def test_a_big_send_builds_in_worker_processes(
     Ed25519), and an address that cannot be used is still recorded as failed."""
     from publisher import jobs
     from publisher.mail.builders import BuildPool
-    from publisher.mail.dkim import ed25519_public_key_base64, public_key_base64
 
     monkeypatch.setattr(jobs, "BUILD_IN_PROCESSES_FROM", 1)  # a pool even for a small test
     handed: list[int] = []  # how many messages each batch sent to the workers held
@@ -278,9 +277,6 @@ def test_a_big_send_builds_in_worker_processes(
             assert store.delivery_counts() == {"sent": 30, "failed": 1}
     assert sum(handed) == 31 and max(handed) <= 7  # every message built by the worker
     assert set(handler.per_recipient().values()) == {1} and len(handler.per_recipient()) == 30
-    records = {
-        "s": f"v=DKIM1; k=rsa; p={public_key_base64(dkim_key_pem)}",
-        "e": f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed25519_key_pem)}",
-    }
+    records = dkim_records(dkim_key_pem, ed25519_key_pem, ("s", "e"))
     both = [(b"rsa-sha256", True), (b"ed25519-sha256", True)]
     assert all(dkim_results(data, records) == both for data in handler.contents)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
-import dkim
 import pytest
 
 from publisher.config import Settings, load_settings
@@ -19,15 +18,13 @@ from publisher.errors import ConfigError
 from publisher.jobs import open_store, run_send
 from publisher.mail.dkim import (
     Signer,
-    ed25519_public_key_base64,
     make_signer,
-    public_key_base64,
     relaxed_body,
 )
 from publisher.mail.mime import header_line, qp_encode, simple_message
 from publisher.models import Subscriber
 
-from .conftest import cli, dkim_results, write_config
+from .conftest import cli, dkim_records, dkim_results, dkim_verifies, write_config
 from .smtp_faults import FaultyHandler, queue_digests, smtp_extra, smtp_server
 from .test_digest_content import sample_edition
 
@@ -40,11 +37,6 @@ READERS = [
 ]
 
 
-def verifies(data: bytes, key: bytes) -> bool:
-    record = f"v=DKIM1; k=rsa; p={public_key_base64(key)}".encode()
-    return bool(dkim.verify(data, dnsfunc=lambda name, timeout=5: record))
-
-
 @pytest.mark.parametrize("canonicalization", CANONICALISATIONS)
 def test_digests_verify_with_dkimpy(
     settings: Settings, dkim_key_pem: bytes, canonicalization: str
@@ -54,20 +46,12 @@ def test_digests_verify_with_dkimpy(
     for reader in READERS:
         data = composer.message(edition, reader, WHEN).data
         assert data.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=" + canonicalization.encode())
-        assert verifies(data, dkim_key_pem), (canonicalization, reader.email)
+        assert dkim_verifies(data, dkim_key_pem), (canonicalization, reader.email)
         # Anything changed on the way breaks it: the body, or a second From added on top.
-        assert not verifies(data.replace(b"Senate", b"Senatf", 1), dkim_key_pem)
+        assert not dkim_verifies(data.replace(b"Senate", b"Senatf", 1), dkim_key_pem)
         head, _, body = data.partition(b"\r\n\r\n")
         forged = head + b"\r\nFrom: Someone Else <ceo@example.com>\r\n\r\n" + body
-        assert not verifies(forged, dkim_key_pem)
-
-
-def records(rsa_pem: bytes, ed_pem: bytes) -> dict[str, str]:
-    """The DNS records ``publisher dkim show`` would have the operator publish."""
-    return {
-        "digest": f"v=DKIM1; k=rsa; p={public_key_base64(rsa_pem)}",
-        "ed-digest": f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed_pem)}",
-    }
+        assert not dkim_verifies(forged, dkim_key_pem)
 
 
 @pytest.mark.parametrize("canonicalization", CANONICALISATIONS)
@@ -81,7 +65,7 @@ def test_an_ed25519_signature_beside_rsa_verifies(
         "digest", "news.example.com", dkim_key_pem, canonicalization,
         ed25519_key=("ed-digest", ed25519_key_pem),
     )  # fmt: skip
-    published = records(dkim_key_pem, ed25519_key_pem)
+    published = dkim_records(dkim_key_pem, ed25519_key_pem)
     both = [(b"rsa-sha256", True), (b"ed25519-sha256", True)]
     other_ed = ed_key()
     for reader in READERS:
@@ -91,11 +75,11 @@ def test_an_ed25519_signature_beside_rsa_verifies(
         assert b" s=ed-digest;" in data
         assert dkim_results(data, published) == both, (canonicalization, reader.email)
         # A receiver that only reads the first signature still finds RSA, and it holds.
-        assert verifies(data, dkim_key_pem)
+        assert dkim_verifies(data, dkim_key_pem)
         tampered = data.replace(b"Senate", b"Senatf", 1)
         assert dkim_results(tampered, published) == [(a, False) for a, _ in both]
         # Another Ed25519 key published under the selector fails that signature only.
-        wrong = {**published, "ed-digest": records(dkim_key_pem, other_ed)["ed-digest"]}
+        wrong = {**published, "ed-digest": dkim_records(dkim_key_pem, other_ed)["ed-digest"]}
         assert dkim_results(data, wrong) == [(b"rsa-sha256", True), (b"ed25519-sha256", False)]
 
 
@@ -120,7 +104,7 @@ def test_one_off_messages_and_awkward_bodies_verify(
         "digest", "news.example.com", dkim_key_pem, canonicalization,
         ed25519_key=("ed-digest", ed25519_key_pem),
     )  # fmt: skip
-    published = records(dkim_key_pem, ed25519_key_pem)
+    published = dkim_records(dkim_key_pem, ed25519_key_pem)
     both = [(b"rsa-sha256", True), (b"ed25519-sha256", True)]
     notice = simple_message(
         sender="digest@news.example.com", sender_name="The Daily Dispatch",
@@ -233,10 +217,7 @@ def test_signed_digests_verify_as_every_transport_delivers_them(
     (project / "dkim.pem").write_bytes(dkim_key_pem)
     (project / "ed.pem").write_bytes(ed25519_key_pem)
     dkim_table = DKIM_TABLE + 'ed25519_selector = "d1-ed"\ned25519_key_path = "ed.pem"\n'
-    published = {
-        "d1": f"v=DKIM1; k=rsa; p={public_key_base64(dkim_key_pem)}",
-        "d1-ed": f"v=DKIM1; k=ed25519; p={ed25519_public_key_base64(ed25519_key_pem)}",
-    }
+    published = dkim_records(dkim_key_pem, ed25519_key_pem, ("d1", "d1-ed"))
     readers = ["ann@example.com", "zoe.unal-smith@example.com", "x" * 40 + "@example.com"]
     handler = FaultyHandler(pipelining=transport == "smtp-pipelined")
     with smtp_server(handler) as server:
