@@ -79,34 +79,43 @@ def logs_progress(func: F) -> F:
 
 def with_settings(func: F) -> F:
     """Add the shared options to a command and hand it validated settings and a store."""
-
-    @config_options
-    @functools.wraps(func)
-    def wrapper(
-        config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
-    ) -> Any:
-        from ..store import Store
-
-        settings = _settings(config_path, verbose, log_format, func)
-        return _with_store(func, settings, functools.partial(Store, settings.database_url), kwargs)
-
-    return wrapper  # type: ignore[return-value]
+    return _store_command(func, _full_store)
 
 
 def with_store_on_demand(func: F) -> F:
     """As ``with_settings``, for the commands run most often (``collect``, ``subscribers
     list``): they get a ``store.ondemand.StoreOnDemand``, which answers what it can without
     importing SQLAlchemy and opens ``Store`` at the first call that needs it."""
+    return _store_command(func, _store_on_demand)
+
+
+StoreClass = Callable[[str], AbstractContextManager[Any]]
+
+
+def _full_store() -> StoreClass:
+    from ..store import Store
+
+    return Store
+
+
+def _store_on_demand() -> StoreClass:
+    from ..store.ondemand import StoreOnDemand
+
+    return StoreOnDemand
+
+
+def _store_command(func: F, store_class: Callable[[], StoreClass]) -> F:
+    """The wrapper both decorators make: the shared options, the settings, then ``func``
+    with the store ``store_class()`` opens on the configured URL (imported only when the
+    command runs, so ``--help`` stays fast)."""
 
     @config_options
     @functools.wraps(func)
     def wrapper(
         config_path: Path | None, verbose: int, log_format: str | None, **kwargs: Any
     ) -> Any:
-        from ..store.ondemand import StoreOnDemand
-
         settings = _settings(config_path, verbose, log_format, func)
-        opening = functools.partial(StoreOnDemand, settings.database_url)
+        opening = functools.partial(store_class(), settings.database_url)
         return _with_store(func, settings, opening, kwargs)
 
     return wrapper  # type: ignore[return-value]
