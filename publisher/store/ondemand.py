@@ -59,22 +59,20 @@ class StoreOnDemand:
         self.close()
 
     # -- answered by LiteStore while no call has needed Store -------------------------------
+    def _answering(self) -> LiteStore | Store:
+        """LiteStore while no call has needed Store, then Store."""
+        return self.lite if self.lite is not None else self.store()
+
     def list_subscribers(self, status: str | None = None) -> list[Subscriber]:
-        if self.lite is not None:
-            return self.lite.list_subscribers(status)
-        return self.store().list_subscribers(status)
+        return self._answering().list_subscribers(status)
 
     def source_hashes(self) -> dict[str, str]:
-        if self.lite is not None:
-            return self.lite.source_hashes()
-        return self.store().source_hashes()
+        return self._answering().source_hashes()
 
     def record_job(
         self, job: str, started: datetime, finished: datetime, ok: bool, summary: str
     ) -> None:
-        if self.lite is not None:
-            return self.lite.record_job(job, started, finished, ok, summary)
-        return self.store().record_job(job, started, finished, ok, summary)
+        self._answering().record_job(job, started, finished, ok, summary)
 
     def upsert_articles(
         self,
