@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select, update
 
 from .base import dialect_insert
+from .rows import JOB_SUMMARY_CHARS
 from .schema import job_runs
 
 
@@ -36,7 +37,7 @@ class JobRunQueries:
             "started_at": started,
             "finished_at": finished,
             "ok": ok,
-            "summary": summary[:2000],
+            "summary": summary[:JOB_SUMMARY_CHARS],
         }
         if ok:
             values["last_ok_at"] = finished  # a failure keeps the last success as it was

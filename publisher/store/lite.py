@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import StoreError
 from ..models import Subscriber
 from .revision import script_head
-from .rows import subscriber_from_row
+from .rows import JOB_SUMMARY_CHARS, subscriber_from_row
 from .sqlitefile import check_sqlite_writable, plain_sqlite_path
 
 # The subscribers columns SQLAlchemy stores as text and hands back as UTC datetimes or dates.
@@ -108,6 +108,6 @@ class LiteStore:
             "started_at = excluded.started_at, finished_at = excluded.finished_at, "
             "ok = excluded.ok, summary = excluded.summary, "
             "last_ok_at = COALESCE(excluded.last_ok_at, job_runs.last_ok_at)",
-            (job, _stored(started), _stored(finished), int(ok), summary[:2000],
+            (job, _stored(started), _stored(finished), int(ok), summary[:JOB_SUMMARY_CHARS],
              _stored(finished) if ok else None),
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Which schema revision the code expects, read from the migration scripts themselves.
 
-Apart from the rest of the store so that the standard-library reader (``reader.py``) can ask
+Apart from the rest of the store so that the standard-library store (``lite.py``) can ask
 without importing SQLAlchemy or Alembic.
 """
 

@@ -1,5 +1,5 @@
-"""Rows into dataclasses, shared by ``Store`` and the standard-library reader (``reader.py``),
-so both answer with the same objects."""
+"""Rows into dataclasses and values into rows, shared by ``Store`` and the standard-library
+store (``lite.py``), so both answer with the same objects and write the same values."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ import json
 from typing import Any, Protocol
 
 from ..models import Subscriber
+
+# A job run's summary is kept to this many characters (job_runs.summary): a report, not a log.
+JOB_SUMMARY_CHARS = 2000
 
 
 class Row(Protocol):
@@ -29,7 +32,7 @@ def _sections(raw: str | None) -> tuple[str, ...] | None:
 
 
 def subscriber_from_row(row: Row) -> Subscriber:
-    """A subscriber from a row of ``subscribers`` (SQLAlchemy's or ``reader.py``'s)."""
+    """A subscriber from a row of ``subscribers`` (SQLAlchemy's or ``lite.py``'s)."""
     parsed = _sections(row["sections"])
     return Subscriber(
         id=row["id"],
