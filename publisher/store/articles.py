@@ -15,7 +15,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     type_coerce,
     update,
 )
@@ -24,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..models import Article, ArticleHead
 from ..slugs import LinkRules, candidates
-from .base import COLLECT_LOCK, chunks, now_utc
+from .base import chunks, now_utc, take_collect_lock
 from .groups import claim_seconds, group_rows, replace_groups, shown_second
 from .permalinks import LinkPlanner, ensure_group_slugs, group_slugs, moved
 from .schema import article_groups, article_urls, articles
@@ -171,8 +170,7 @@ class ArticleQueries:
         c = articles.c
         keys = [a.key for a, _ in batch]
         with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COLLECT_LOCK})
+            take_collect_lock(conn)
             existing = {
                 r.key: r
                 for r in conn.execute(

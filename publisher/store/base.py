@@ -49,6 +49,13 @@ def chunks(items: list[T], size: int = IN_LIST) -> Iterator[list[T]]:
 COLLECT_LOCK = 0x7075626C696E6B73  # "publinks"
 
 
+def take_collect_lock(conn: Connection) -> None:
+    """Wait for ``COLLECT_LOCK`` until this transaction ends (PostgreSQL; SQLite's single
+    writer already takes turns)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COLLECT_LOCK})
+
+
 def dialect_insert(conn: Connection) -> Any:
     """The connection's own INSERT, the one with ``on_conflict_do_nothing``/``..._update``.
 

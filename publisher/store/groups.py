@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, delete, insert, select, text, update
 from sqlalchemy.engine import Connection
 
-from .base import COLLECT_LOCK, chunks, write_transaction
+from .base import chunks, take_collect_lock, write_transaction
 from .schema import article_groups, articles
 
 GROUP_KINDS = ("section", "author", "tag")
@@ -193,8 +193,7 @@ class GroupQueries:
         c = articles.c
 
         def claim(conn: Connection) -> int:
-            if conn.dialect.name == "postgresql":  # the lock collect holds while it claims
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": COLLECT_LOCK})
+            take_collect_lock(conn)  # the lock collect holds while it claims
             rows = conn.execute(
                 select(c.id, c.published_at, c.updated_at).where(c.feed_second.is_(None))
             ).all()
