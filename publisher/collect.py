@@ -7,9 +7,9 @@ seconds, links and lead images must be http(s) URLs (``urls.public_url``; source
 first and name the line, this is the gate for every source). The store then settles each
 article's permanent link (``slugs.LinkRules``), and only then are the body's relative links
 made absolute against it. An article whose explicit link is already another's is reported as
-a duplicate instead of syndicated twice; two articles that merely share a headline are not. Polled sources
-(feeds, sitemaps) fetch ahead, several at once (``sources.prepared``), and each one's state
-is committed only after its articles are stored.
+a duplicate instead of syndicated twice; two articles that merely share a headline are not.
+Polled sources (feeds, sitemaps) fetch ahead, several at once (``sources.prepared``), and
+each one's state is committed only after its articles are stored.
 """
 
 from __future__ import annotations
